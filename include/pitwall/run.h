@@ -1,0 +1,145 @@
+/*
+ * Running a DAG: options, what each task did, and the events a run emits.
+ *
+ * The executor is one thread: a poll() loop over the tasks' pidfds and log
+ * pipes and a signalfd, sleeping until the earliest deadline (a timeout, a
+ * kill grace period, a retry backoff).  Every state change is an event,
+ * handed to the observers in order; logging to stderr is one observer and
+ * the audit store is another.
+ */
+#ifndef PITWALL_RUN_H
+#define PITWALL_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pitwall/dag.h"
+#include "pitwall/plan.h"
+
+typedef enum {
+	PW_LOG_AUTO = 0, /* live view on a terminal, JSON lines otherwise */
+	PW_LOG_JSON,
+	PW_LOG_TEXT,
+	PW_LOG_LIVE,
+	PW_LOG_NONE,
+} pw_log_format;
+
+typedef struct {
+	int max_active;            /* 0 = the DAG's max_active_tasks */
+	const char *workspace;     /* NULL = runs/<dag_id>/<run_id> */
+	const char *run_id;        /* NULL = derived from the logical date */
+	int64_t logical_date_s;    /* Unix seconds */
+	bool logical_date_set;     /* false = now */
+	uint64_t seed;
+	bool seed_set;
+	int64_t kill_grace_ms;     /* -1 = the DAG's kill_grace */
+	pw_log_format log_format;
+	FILE *events;              /* where events go; NULL = stderr */
+	FILE *summary;             /* where the summary table goes; NULL = none */
+	const char *actor;         /* user@host or "scheduler"; NULL = derived */
+} pw_run_opts;
+
+#define PW_RUN_OPTS_INIT {0, NULL, NULL, 0, false, 0, false, -1, PW_LOG_AUTO, NULL, NULL, NULL}
+
+typedef struct {
+	int attempt; /* 1-based */
+	pw_task_state state;
+	int exit_code; /* -1 when none */
+	int signal;    /* 0 when none */
+	int failure_class; /* pw_failure_class, or -1 on success */
+	int64_t start_wall_ms;
+	int64_t duration_ms;
+	int64_t max_rss_kb;
+	int64_t cpu_user_ms, cpu_sys_ms;
+	int pid;
+	char *log_path; /* relative to the workspace */
+	char *error;    /* exec failure and the like; NULL otherwise */
+} pw_attempt_result;
+
+typedef struct {
+	pw_task_state state;
+	pw_attempt_result *attempts;
+	size_t nattempts;
+	int64_t duration_ms; /* sum over attempts */
+} pw_task_result;
+
+typedef struct {
+	char *run_id;
+	char *workspace; /* absolute */
+	char logical_date[32];
+	uint64_t seed;
+	pw_task_result *tasks; /* parallel to dag->tasks */
+	size_t ntasks;
+	int max_concurrent;
+	int64_t duration_ms;
+	int interrupted_by; /* signal number, 0 */
+	int exit_code;      /* the process exit code run would return */
+	size_t counts[PW_TS_COUNT];
+} pw_run_result;
+
+/* Events, in the spec's log schema. */
+typedef enum {
+	PW_EV_DAG_RUN_START,
+	PW_EV_TASK_QUEUED,
+	PW_EV_TASK_START,
+	PW_EV_TASK_RETRY,
+	PW_EV_TASK_END,
+	PW_EV_DAG_RUN_END,
+	PW_EV_HOOK,
+} pw_event_type;
+
+typedef struct {
+	pw_event_type type;
+	int64_t wall_ms;
+	const char *level; /* INFO, WARNING, ERROR */
+	const pw_task *task; /* NULL for run events */
+	const char *message;
+	const char *metadata_json; /* a JSON object */
+	const pw_attempt_result *attempt; /* task_start / task_end / task_retry */
+	pw_task_state state; /* task_end */
+} pw_event;
+
+typedef struct pw_run_ctx pw_run_ctx;
+
+typedef struct {
+	void (*event)(void *payload, const pw_run_ctx *ctx, const pw_event *ev);
+	void *payload;
+} pw_run_observer;
+
+/* Read-only view of a run in progress, for observers. */
+const pw_dag *pw_run_ctx_dag(const pw_run_ctx *ctx);
+const char *pw_run_ctx_run_id(const pw_run_ctx *ctx);
+const pw_plan *pw_run_ctx_plan(const pw_run_ctx *ctx);
+int pw_run_ctx_running(const pw_run_ctx *ctx);
+
+/*
+ * Run every task of dag.  Returns 0 when the run could be carried out (its
+ * tasks may still have failed: see result->exit_code), or a negative errno
+ * with a message in err when the workspace cannot be made.
+ */
+int pw_run_dag(const pw_dag *dag, const pw_run_opts *opts, const pw_run_observer *observers,
+	       size_t nobservers, pw_run_result *result, char *err, size_t errsize);
+void pw_run_result_release(pw_run_result *r);
+
+/* Parse "2026-02-14", "2026-02-14T12:00:00Z", "...+01:00", "..., 12:00". Returns 0 or -1. */
+int pw_parse_iso8601(const char *s, int64_t *out_s);
+void pw_format_iso8601(int64_t t, char *buf, size_t size);
+
+/* The summary table (docs/cli.md). */
+void pw_run_print_summary(const pw_dag *dag, const pw_run_result *r, FILE *out);
+/* run.json (docs/cli.md); returns 0 or -errno. */
+int pw_run_write_json(const pw_dag *dag, const pw_run_result *r, const char *path);
+
+/*
+ * Substitute {{ name }} placeholders.  Returns a malloc'd string, or NULL
+ * with the unknown name in *bad (malloc'd) when a placeholder is unknown.
+ */
+typedef struct {
+	const char *names[16];
+	const char *values[16];
+	size_t n;
+} pw_template_vars;
+char *pw_template_expand(const char *in, const pw_template_vars *vars, char **bad);
+
+#endif

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install what is missing, build with
+# -Werror and run every test, run them again under AddressSanitizer +
+# UndefinedBehaviorSanitizer, check formatting, and fuzz the DAG parser.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+pw_apt_install "${PW_BUILD_DEPS[@]}" "${PW_TEST_DEPS[@]}"
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+JOBS=$(nproc)
+
+echo "== format check (clang-format)"
+mapfile -t sources < <(git ls-files '*.c' '*.h' 2>/dev/null || find src include tests tasks -name '*.[ch]')
+clang-format --dry-run --Werror "${sources[@]}"
+
+echo "== build (-Wall -Wextra -Werror)"
+cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPITWALL_WERROR=ON >/dev/null
+ninja -C build/ci
+echo "== tests"
+(cd build/ci && ctest --output-on-failure -j "$JOBS")
+
+echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
+cmake -S . -B build/asan -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	-DPITWALL_WERROR=ON -DPITWALL_SANITIZE=ON >/dev/null
+ninja -C build/asan
+echo "== tests under ASan + UBSan"
+(cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$JOBS")
+
+echo "== fuzz the DAG parser for ${FUZZ_SECONDS}s (libFuzzer)"
+cmake -S . -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	-DPITWALL_FUZZ=ON >/dev/null
+ninja -C build/fuzz fuzz_dag
+corpus=$(mktemp -d)
+cp tests/dags/good/*.yaml tests/dags/bad/*.yaml dags/*.yaml "$corpus"/ 2>/dev/null || true
+./build/fuzz/fuzz_dag -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 \
+	-print_final_stats=1 "$corpus" 2>&1 | tail -n 15
+rm -rf "$corpus"
+echo "== all checks passed"

@@ -1,0 +1,41 @@
+/* Shared by the subcommands in src/cli/: one file per subcommand. */
+#ifndef PW_CLI_H
+#define PW_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "pitwall/dag.h"
+
+/* Exit codes (docs/cli.md). */
+enum {
+	PW_EXIT_OK = 0,
+	PW_EXIT_FAILED = 1,
+	PW_EXIT_INVALID = 2,
+	PW_EXIT_USAGE = 64,
+	PW_EXIT_SOFTWARE = 70,
+	PW_EXIT_CANTCREAT = 73,
+};
+
+typedef struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+	const char *usage; /* full help text */
+} pw_cli_command;
+
+int pw_cmd_validate(int argc, char **argv);
+int pw_cmd_plan(int argc, char **argv);
+int pw_cmd_graph(int argc, char **argv);
+int pw_cmd_run(int argc, char **argv);
+
+/* Print "pitwall CMD: message" and a pointer to help; returns PW_EXIT_USAGE. */
+int pw_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Load a DAG, printing every diagnostic to stderr.  NULL when invalid. */
+pw_dag *pw_cli_load(const char *path);
+/* Whether argv[*i] is option `name` (long or short); consumes its value into *val. */
+bool pw_cli_opt(int argc, char **argv, int *i, const char *s, const char *l, const char **val);
+bool pw_cli_flag(char **argv, int i, const char *s, const char *l);
+const pw_cli_command *pw_cli_find(const char *name);
+
+#endif

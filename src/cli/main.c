@@ -1,0 +1,147 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const pw_cli_command commands[] = {
+	{"validate", pw_cmd_validate, "check DAG files and report every problem",
+	 "usage: pitwall validate FILE...\n"
+	 "\n"
+	 "Checks each DAG file and prints every problem as FILE:LINE:COL: error: ...\n"
+	 "with a hint.  Exit 0 when all files are valid, 2 otherwise.\n"},
+	{"plan", pw_cmd_plan, "show the execution order without running anything",
+	 "usage: pitwall plan FILE [--json]\n"
+	 "\n"
+	 "A dry run: the topological order (ties broken by file order), each task's\n"
+	 "level, resolved command, timeout, retries and dependencies.\n"},
+	{"graph", pw_cmd_graph, "print the dependency graph (dot or mermaid)",
+	 "usage: pitwall graph FILE [--format dot|mermaid]\n"
+	 "\n"
+	 "Prints the graph for Graphviz (default) or Mermaid.  Optional dependencies\n"
+	 "are dashed.  Example: pitwall graph dags/smoke.yaml | dot -Tsvg > smoke.svg\n"},
+	{"run", pw_cmd_run, "run a DAG's tasks as local processes",
+	 "usage: pitwall run FILE [options]\n"
+	 "\n"
+	 "  -j, --jobs N              run at most N tasks at once (default: max_active_tasks)\n"
+	 "  --workspace DIR           the run workspace (default runs/<dag_id>/<run_id>)\n"
+	 "  --run-id ID               the run id (default <dag_id>_<YYYYmmdd_HHMMSS>)\n"
+	 "  --logical-date ISO8601    the date the run is for (default: now, UTC)\n"
+	 "  --seed N                  PITWALL_SEED (default: from dag_id and logical date)\n"
+	 "  --log-format json|text    events on stderr (default: live view on a terminal,\n"
+	 "                            JSON lines otherwise)\n"
+	 "  --kill-grace DURATION     SIGTERM-to-SIGKILL grace (default: kill_grace, 10s)\n"
+	 "  -q, --quiet               no events on stderr, summary only\n"
+	 "\n"
+	 "Exit: 0 success, 1 a task failed, 2 invalid DAG, 130/143 interrupted.\n"
+	 "Logs: <workspace>/logs/<task_id>.<attempt>.log; result: <workspace>/run.json\n"},
+};
+
+const pw_cli_command *pw_cli_find(const char *name)
+{
+	for (size_t i = 0; i < PW_ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_help(FILE *out)
+{
+	fprintf(out, "usage: pitwall [--version] [help] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < PW_ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "  %-10s %s\n", "help", "show help for a command");
+	fprintf(out, "\nSee 'pitwall help COMMAND' and docs/cli.md.\n");
+}
+
+int pw_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "pitwall %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n  hint: see 'pitwall help %s'\n", cmd);
+	return PW_EXIT_USAGE;
+}
+
+bool pw_cli_flag(char **argv, int i, const char *s, const char *l)
+{
+	return (s && strcmp(argv[i], s) == 0) || (l && strcmp(argv[i], l) == 0);
+}
+
+bool pw_cli_opt(int argc, char **argv, int *i, const char *s, const char *l, const char **val)
+{
+	const char *a = argv[*i];
+	size_t ll = l ? strlen(l) : 0;
+	if (l && strncmp(a, l, ll) == 0 && a[ll] == '=') {
+		*val = a + ll + 1;
+		return true;
+	}
+	if (!pw_cli_flag(argv, *i, s, l))
+		return false;
+	if (*i + 1 >= argc) {
+		*val = NULL;
+		return true;
+	}
+	*val = argv[++(*i)];
+	return true;
+}
+
+pw_dag *pw_cli_load(const char *path)
+{
+	pw_diags d = PW_DIAGS_INIT;
+	pw_dag *dag = NULL;
+	int rc = pw_dag_load_file(&dag, path, &d);
+	pw_diags_print(&d, stderr);
+	if (rc != 0 && d.nerrors)
+		fprintf(stderr, "%s: %zu error%s\n", path, d.nerrors, d.nerrors == 1 ? "" : "s");
+	pw_diags_release(&d);
+	return rc == 0 ? dag : NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_help(stderr);
+		return PW_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("pitwall %s\n", PW_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		if (argc > 2) {
+			const pw_cli_command *c = pw_cli_find(argv[2]);
+			if (!c) {
+				fprintf(stderr, "pitwall help: unknown command '%s'\n", argv[2]);
+				return PW_EXIT_USAGE;
+			}
+			fputs(c->usage, stdout);
+			return 0;
+		}
+		print_help(stdout);
+		return 0;
+	}
+	const pw_cli_command *c = pw_cli_find(cmd);
+	if (!c) {
+		const char *names[PW_ARRAY_SIZE(commands)];
+		for (size_t i = 0; i < PW_ARRAY_SIZE(commands); i++)
+			names[i] = commands[i].name;
+		const char *near = pw_did_you_mean(cmd, names, PW_ARRAY_SIZE(commands));
+		fprintf(stderr, "pitwall: unknown command '%s'", cmd);
+		if (near)
+			fprintf(stderr, " (did you mean '%s'?)", near);
+		fprintf(stderr, "\n  hint: see 'pitwall help'\n");
+		return PW_EXIT_USAGE;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(c->usage, stdout);
+			return 0;
+		}
+	}
+	return c->fn(argc - 1, argv + 1);
+}

@@ -1,0 +1,104 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "exec/events.h"
+#include "pitwall/run.h"
+
+int pw_cmd_run(int argc, char **argv)
+{
+	pw_run_opts o = PW_RUN_OPTS_INIT;
+	const char *file = NULL, *v;
+	bool quiet = false;
+	for (int i = 1; i < argc; i++) {
+		if (pw_cli_opt(argc, argv, &i, "-j", "--jobs", &v)) {
+			char *end;
+			long n = v ? strtol(v, &end, 10) : 0;
+			if (!v || *end || n < 1 || n > 100000)
+				return pw_cli_usage_error("run", "-j needs a number from 1 to 100000");
+			o.max_active = (int)n;
+		} else if (pw_cli_opt(argc, argv, &i, NULL, "--workspace", &v)) {
+			if (!v || !*v)
+				return pw_cli_usage_error("run", "--workspace needs a directory");
+			o.workspace = v;
+		} else if (pw_cli_opt(argc, argv, &i, NULL, "--run-id", &v)) {
+			if (!v || !*v || strchr(v, '/') || strcmp(v, ".") == 0 ||
+			    strcmp(v, "..") == 0)
+				return pw_cli_usage_error("run", "--run-id needs a name without '/'");
+			o.run_id = v;
+		} else if (pw_cli_opt(argc, argv, &i, NULL, "--logical-date", &v)) {
+			if (!v || pw_parse_iso8601(v, &o.logical_date_s) != 0)
+				return pw_cli_usage_error(
+					"run",
+					"--logical-date needs an ISO 8601 date, e.g. 2026-02-14 or "
+					"2026-02-14T02:00:00Z");
+			o.logical_date_set = true;
+		} else if (pw_cli_opt(argc, argv, &i, NULL, "--seed", &v)) {
+			char *end;
+			unsigned long long s = v ? strtoull(v, &end, 10) : 0;
+			if (!v || *end || !*v)
+				return pw_cli_usage_error("run", "--seed needs a non-negative integer");
+			o.seed = s;
+			o.seed_set = true;
+		} else if (pw_cli_opt(argc, argv, &i, NULL, "--log-format", &v)) {
+			if (v && strcmp(v, "json") == 0)
+				o.log_format = PW_LOG_JSON;
+			else if (v && strcmp(v, "text") == 0)
+				o.log_format = PW_LOG_TEXT;
+			else if (v && strcmp(v, "live") == 0)
+				o.log_format = PW_LOG_LIVE;
+			else
+				return pw_cli_usage_error("run", "--log-format takes json or text");
+		} else if (pw_cli_opt(argc, argv, &i, NULL, "--kill-grace", &v)) {
+			int64_t ms;
+			if (!v || pw_parse_duration(v, &ms) != 0 || ms < 0)
+				return pw_cli_usage_error("run",
+							  "--kill-grace needs a duration, e.g. 10s");
+			o.kill_grace_ms = ms;
+		} else if (pw_cli_flag(argv, i, "-q", "--quiet")) {
+			quiet = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return pw_cli_usage_error("run", "unknown option '%s'", argv[i]);
+		} else if (file) {
+			return pw_cli_usage_error("run", "only one DAG file, got '%s' too", argv[i]);
+		} else {
+			file = argv[i];
+		}
+	}
+	if (!file)
+		return pw_cli_usage_error("run", "no DAG file given");
+	if (quiet)
+		o.log_format = PW_LOG_NONE;
+
+	pw_dag *dag = pw_cli_load(file);
+	if (!dag)
+		return PW_EXIT_INVALID;
+
+	pw_log_observer lo;
+	pw_log_observer_init(&lo, o.log_format, stderr);
+	pw_run_observer obs[] = {{pw_log_observer_event, &lo}};
+	pw_run_result res;
+	char err[512] = "";
+	int rc = pw_run_dag(dag, &o, obs, PW_ARRAY_SIZE(obs), &res, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "pitwall run: %s\n", err);
+		pw_run_result_release(&res);
+		pw_dag_free(dag);
+		return PW_EXIT_CANTCREAT;
+	}
+	char *json_path = pw_xasprintf("%s/run.json", res.workspace);
+	int e = pw_run_write_json(dag, &res, json_path);
+	if (e)
+		fprintf(stderr, "pitwall run: cannot write %s: %s\n", json_path, strerror(-e));
+	free(json_path);
+	fflush(stderr);
+	pw_run_print_summary(dag, &res, stdout);
+	fflush(stdout);
+	int code = res.exit_code;
+	pw_run_result_release(&res);
+	pw_dag_free(dag);
+	return code;
+}

@@ -1,0 +1,1588 @@
+/*
+ * YAML tree -> pw_dag, checking every key and value on the way.
+ *
+ * Each mapping is read in two steps: collect the value of every known key
+ * (reporting unknown ones), then interpret them in a fixed order.  The
+ * second step is where keys that depend on each other are checked
+ * (command vs shell, retries vs retry_policy), and where defaults from the
+ * top level, which may come after the tasks in the file, are applied.
+ * Nothing stops at the first problem: a bad value is reported and the key
+ * treated as unset, so one run shows everything wrong with a file.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "dag/dag_internal.h"
+#include "pitwall/cron.h"
+
+struct cx {
+	pw_dag *dag;
+	pw_diags *diags;
+	const char *path;
+	pw_arena *tmp;
+	pw_strmap seen_diags; /* one report per position and message (shared anchors) */
+};
+
+static void cdiag(struct cx *c, pw_diag_level lv, int line, int col, const char *hint,
+		  const char *fmt, va_list ap)
+{
+	pw_strbuf sb = PW_STRBUF_INIT;
+	pw_strbuf_vaddf(&sb, fmt, ap);
+	char *key = pw_arena_sprintf(c->tmp, "%d:%d:%s", line, col, sb.buf);
+	if (pw_strmap_put(&c->seen_diags, key, 0))
+		pw_diags_add(c->diags, lv, c->path, line, col, hint, "%s", sb.buf);
+	pw_strbuf_release(&sb);
+}
+
+static void err_at(struct cx *c, const ynode *at, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void err_at(struct cx *c, const ynode *at, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cdiag(c, PW_DIAG_ERROR, at ? at->line : 0, at ? at->col : 0, hint, fmt, ap);
+	va_end(ap);
+}
+
+static void err_loc(struct cx *c, pw_loc loc, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void err_loc(struct cx *c, pw_loc loc, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cdiag(c, PW_DIAG_ERROR, loc.line, loc.col, hint, fmt, ap);
+	va_end(ap);
+}
+
+static pw_loc loc_of(const ynode *n)
+{
+	return n ? (pw_loc){n->line, n->col} : (pw_loc){0, 0};
+}
+
+static bool loc_before(const ynode *a, const ynode *b)
+{
+	return a->line < b->line || (a->line == b->line && a->col < b->col);
+}
+
+/* ---- mappings, with YAML merge keys (<<) ---- */
+
+struct ment {
+	const ynode *key; /* as written (an alias keeps its own position) */
+	const ynode *val;
+	const char *name;
+};
+
+static bool is_merge_key(const ynode *k)
+{
+	const ynode *d = yderef(k);
+	return d->kind == YN_SCALAR && !d->quoted && strcmp(d->u.str, "<<") == 0;
+}
+
+static size_t map_entries(struct cx *c, const ynode *map, struct ment **out);
+
+/* Append src's entries whose names are not in *v yet. */
+static void merge_into(struct cx *c, struct ment **v, size_t *n, size_t *cap, pw_strmap *names,
+		       const ynode *src)
+{
+	struct ment *m;
+	size_t k = map_entries(c, src, &m);
+	for (size_t i = 0; i < k; i++) {
+		if (!pw_strmap_put(names, m[i].name, 0))
+			continue;
+		PW_GROW(*v, *cap, *n + 1);
+		(*v)[(*n)++] = m[i];
+	}
+}
+
+/*
+ * The effective entries of a mapping: its own keys in order, then keys
+ * merged in through <<, earlier sources first, a key already present
+ * winning.  Non-string keys are reported and skipped.  Recursion through
+ * merges is bounded by the tree builder's depth limit.
+ */
+static size_t map_entries(struct cx *c, const ynode *map, struct ment **out)
+{
+	map = yderef(map);
+	size_t n = map->n, cnt = 0;
+	bool merges = false;
+	struct ment *v = pw_arena_alloc(c->tmp, (n ? n : 1) * sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		const ynode *k = map->u.kids[2 * i];
+		const ynode *kd = yderef(k);
+		if (kd->kind != YN_SCALAR) {
+			err_at(c, k, "write keys as plain strings",
+			       "a key must be a string, got %s", pw_ynode_type_name(kd));
+			continue;
+		}
+		if (is_merge_key(k)) {
+			merges = true;
+			continue;
+		}
+		v[cnt++] = (struct ment){k, map->u.kids[2 * i + 1], kd->u.str};
+	}
+	if (!merges) {
+		*out = v;
+		return cnt;
+	}
+
+	pw_strmap names = PW_STRMAP_INIT;
+	struct ment *all = NULL;
+	size_t nall = 0, cap = 0;
+	for (size_t i = 0; i < cnt; i++) {
+		pw_strmap_put(&names, v[i].name, 0);
+		PW_GROW(all, cap, nall + 1);
+		all[nall++] = v[i];
+	}
+	for (size_t i = 0; i < n; i++) {
+		const ynode *k = map->u.kids[2 * i];
+		if (yderef(k)->kind != YN_SCALAR || !is_merge_key(k))
+			continue;
+		const ynode *val = map->u.kids[2 * i + 1];
+		const ynode *vd = yderef(val);
+		if (vd->kind == YN_MAP) {
+			merge_into(c, &all, &nall, &cap, &names, vd);
+		} else if (vd->kind == YN_SEQ) {
+			for (size_t j = 0; j < vd->n; j++) {
+				const ynode *item = vd->u.kids[j];
+				if (yderef(item)->kind == YN_MAP)
+					merge_into(c, &all, &nall, &cap, &names, yderef(item));
+				else
+					err_at(c, item,
+					       "merge with an anchored mapping: <<: *defaults",
+					       "'<<' merges mappings, got %s",
+					       pw_ynode_type_name(item));
+			}
+		} else {
+			err_at(c, val, "merge with an anchored mapping: <<: *defaults",
+			       "'<<' merges a mapping or a list of mappings, got %s",
+			       pw_ynode_type_name(vd));
+		}
+	}
+	pw_strmap_release(&names);
+	v = pw_arena_alloc(c->tmp, (nall ? nall : 1) * sizeof(*v));
+	if (nall)
+		memcpy(v, all, nall * sizeof(*v));
+	free(all);
+	*out = v;
+	return nall;
+}
+
+/* ---- key tables ---- */
+
+struct keydef {
+	const char *name;
+	bool ignored; /* accepted for a later feature, not read yet */
+};
+
+static int key_index(const struct keydef *t, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void unknown_key(struct cx *c, const struct ment *e, const struct keydef *t, size_t n,
+			const char *where, const char *hint)
+{
+	const char **names = pw_arena_alloc(c->tmp, n * sizeof(*names));
+	for (size_t i = 0; i < n; i++)
+		names[i] = t[i].name;
+	const char *dym = pw_did_you_mean(e->name, names, n);
+	char *def = pw_arena_sprintf(c->tmp, "default_%s", e->name);
+	if (!dym && key_index(t, n, def) >= 0)
+		dym = def;
+	if (!hint && !dym) {
+		pw_strbuf sb = PW_STRBUF_INIT;
+		pw_strbuf_adds(&sb, "known keys: ");
+		size_t shown = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (t[i].ignored)
+				continue;
+			pw_strbuf_addf(&sb, "%s%s", shown++ ? ", " : "", t[i].name);
+		}
+		hint = pw_arena_strdup(c->tmp, sb.buf);
+		pw_strbuf_release(&sb);
+	}
+	if (dym)
+		err_at(c, e->key, hint, "unknown key '%s'%s (did you mean '%s'?)", e->name, where,
+		       dym);
+	else
+		err_at(c, e->key, hint, "unknown key '%s'%s", e->name, where);
+}
+
+/*
+ * Collect the values of known keys: vals[i] / keys[i] for table entry i.
+ * Duplicates were reported by the tree builder; the first one counts.
+ */
+static void collect(struct cx *c, const ynode *map, const struct keydef *t, size_t n,
+		    const ynode **keys, const ynode **vals, const char *where,
+		    const char *(*hint_for)(const char *name), bool ext_ok)
+{
+	struct ment *e;
+	size_t cnt = map_entries(c, map, &e);
+	for (size_t i = 0; i < n; i++)
+		keys[i] = vals[i] = NULL;
+	for (size_t i = 0; i < cnt; i++) {
+		int k = key_index(t, n, e[i].name);
+		/* x-anything: a place for anchors (as in Compose files); never read. */
+		if (k < 0 && ext_ok && !strncmp(e[i].name, "x-", 2))
+			continue;
+		if (k < 0) {
+			unknown_key(c, &e[i], t, n, where, hint_for ? hint_for(e[i].name) : NULL);
+			continue;
+		}
+		if (keys[k])
+			continue;
+		keys[k] = e[i].key;
+		vals[k] = e[i].val;
+	}
+}
+
+/* ---- values ---- */
+
+static const char *want_string(struct cx *c, const char *what, const ynode *v)
+{
+	const ynode *d = yderef(v);
+	if (!d || pw_ynode_is_null(d))
+		return NULL;
+	if (d->kind != YN_SCALAR) {
+		err_at(c, v, NULL, "%s: expected a string, got %s", what, pw_ynode_type_name(d));
+		return NULL;
+	}
+	return d->u.str;
+}
+
+static const char placeholder_hint[] =
+    "quote values that start with '{' or '[', e.g. \"{{ run_id }}\"";
+
+/*
+ * A list of strings; NULL-terminated array in the DAG's arena.  Item
+ * positions go to *locs (tmp arena) when asked.  Returns false (and
+ * reports) when v is not a list.
+ */
+static bool want_str_list(struct cx *c, const char *what, const ynode *v, const char ***out,
+			  size_t *nout, pw_loc **locs, const char *scalar_hint)
+{
+	const ynode *d = yderef(v);
+	*out = NULL;
+	*nout = 0;
+	if (locs)
+		*locs = NULL;
+	if (!d || pw_ynode_is_null(d)) {
+		*out = pw_arena_calloc(&c->dag->arena, sizeof(char *));
+		return true;
+	}
+	if (d->kind != YN_SEQ) {
+		err_at(c, v, d->kind == YN_SCALAR ? scalar_hint : NULL,
+		       "%s: expected a list of strings, got %s", what, pw_ynode_type_name(d));
+		return false;
+	}
+	const char **arr = pw_arena_alloc(&c->dag->arena, (d->n + 1) * sizeof(*arr));
+	pw_loc *l = locs ? pw_arena_alloc(c->tmp, (d->n + 1) * sizeof(*l)) : NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		const ynode *it = d->u.kids[i];
+		const ynode *id = yderef(it);
+		if (id->kind != YN_SCALAR) {
+			err_at(c, it, id->kind == YN_MAP ? placeholder_hint : NULL,
+			       "%s: item %zu: expected a string, got %s", what, i + 1,
+			       pw_ynode_type_name(id));
+			continue;
+		}
+		if (!id->quoted && !*id->u.str) {
+			err_at(c, it, "write \"\" for an empty string", "%s: item %zu is empty",
+			       what, i + 1);
+			continue;
+		}
+		if (l)
+			l[k] = loc_of(it);
+		arr[k++] = id->u.str;
+	}
+	arr[k] = NULL;
+	*out = arr;
+	*nout = k;
+	if (locs)
+		*locs = l;
+	return true;
+}
+
+/* The text of a scalar for number-like values; NULL after reporting otherwise. */
+static const char *scalar_text(struct cx *c, const char *what, const ynode *v, const char *expected)
+{
+	const ynode *d = yderef(v);
+	if (d->kind != YN_SCALAR || pw_ynode_is_null(d)) {
+		err_at(c, v, NULL, "%s: expected %s, got %s", what, expected,
+		       pw_ynode_type_name(d));
+		return NULL;
+	}
+	return d->u.str;
+}
+
+static bool parse_ll(const char *s, long long *out)
+{
+	if (!*s || isspace((unsigned char)*s))
+		return false;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+	if (!*s || isspace((unsigned char)*s))
+		return false;
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || !isfinite(v))
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool want_int(struct cx *c, const char *what, const ynode *v, long long min, long long max,
+		     int *out)
+{
+	const char *s = scalar_text(c, what, v, "a whole number");
+	if (!s)
+		return false;
+	long long x;
+	if (!parse_ll(s, &x)) {
+		err_at(c, v, NULL, "%s: expected a whole number, got '%s'", what, s);
+		return false;
+	}
+	if (x < min) {
+		if (min == 0)
+			err_at(c, v, NULL, "%s cannot be negative, got %s", what, s);
+		else
+			err_at(c, v, NULL, "%s must be at least %lld, got %s", what, min, s);
+		return false;
+	}
+	if (x > max) {
+		err_at(c, v, NULL, "%s must be at most %lld, got %s", what, max, s);
+		return false;
+	}
+	*out = (int)x;
+	return true;
+}
+
+static bool want_number(struct cx *c, const char *what, const ynode *v, double *out)
+{
+	const char *s = scalar_text(c, what, v, "a number");
+	if (!s)
+		return false;
+	if (!parse_double(s, out)) {
+		err_at(c, v, NULL, "%s: expected a number, got '%s'", what, s);
+		return false;
+	}
+	return true;
+}
+
+static bool bool_text(const char *s, bool *out)
+{
+	static const char *const t[] = {"true", "yes", "on"}, *const f[] = {"false", "no", "off"};
+	for (size_t i = 0; i < 3; i++) {
+		if (!strcasecmp(s, t[i])) {
+			*out = true;
+			return true;
+		}
+		if (!strcasecmp(s, f[i])) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool want_bool(struct cx *c, const char *what, const ynode *v, bool *out)
+{
+	const char *s = scalar_text(c, what, v, "true or false");
+	if (!s)
+		return false;
+	if (!bool_text(s, out)) {
+		err_at(c, v, NULL, "%s: expected true or false, got '%s'", what, s);
+		return false;
+	}
+	return true;
+}
+
+enum { DUR_POSITIVE, DUR_NONNEG };
+
+static const char duration_hint[] =
+    "write seconds (30) or a number with a unit: 1500ms, 30s, 5m, 2h, 1d, 1h30m";
+
+static bool want_duration(struct cx *c, const char *what, const ynode *v, int mode, int64_t *out)
+{
+	const char *s = scalar_text(c, what, v, "a duration");
+	if (!s)
+		return false;
+	int64_t ms;
+	if (pw_parse_duration(s, &ms) < 0) {
+		err_at(c, v, duration_hint, "%s: '%s' is not a duration", what, s);
+		return false;
+	}
+	if (mode == DUR_POSITIVE && ms <= 0) {
+		err_at(c, v, "zero or negative timeouts are not allowed; remove the key for none",
+		       "%s must be greater than zero, got '%s'", what, s);
+		return false;
+	}
+	if (ms < 0) {
+		err_at(c, v, NULL, "%s cannot be negative, got '%s'", what, s);
+		return false;
+	}
+	*out = ms;
+	return true;
+}
+
+/* ---- top level and task key tables ---- */
+
+enum {
+	TK_TASK_ID,
+	TK_DESCRIPTION,
+	TK_COMMAND,
+	TK_SHELL,
+	TK_DEPENDENCIES,
+	TK_OPTIONAL_DEPENDENCIES,
+	TK_TRIGGER_RULE,
+	TK_TIMEOUT,
+	TK_RETRIES,
+	TK_RETRY_DELAY,
+	TK_RETRY_POLICY,
+	TK_RETRY_ON,
+	TK_NO_RETRY_ON,
+	TK_ENV,
+	TK_WORKING_DIR,
+	TK_INPUTS,
+	TK_OUTPUTS,
+	TK_RESOURCES,
+	TK_CONTAINER,
+	TK_EXECUTOR,
+	TK_SOURCE,
+	TK_COUNT_READ,
+};
+
+static const struct keydef task_keys[] = {
+    [TK_TASK_ID] = {"task_id", false},
+    [TK_DESCRIPTION] = {"description", false},
+    [TK_COMMAND] = {"command", false},
+    [TK_SHELL] = {"shell", false},
+    [TK_DEPENDENCIES] = {"dependencies", false},
+    [TK_OPTIONAL_DEPENDENCIES] = {"optional_dependencies", false},
+    [TK_TRIGGER_RULE] = {"trigger_rule", false},
+    [TK_TIMEOUT] = {"timeout", false},
+    [TK_RETRIES] = {"retries", false},
+    [TK_RETRY_DELAY] = {"retry_delay", false},
+    [TK_RETRY_POLICY] = {"retry_policy", false},
+    [TK_RETRY_ON] = {"retry_on", false},
+    [TK_NO_RETRY_ON] = {"no_retry_on", false},
+    [TK_ENV] = {"env", false},
+    [TK_WORKING_DIR] = {"working_dir", false},
+    [TK_INPUTS] = {"inputs", false},
+    [TK_OUTPUTS] = {"outputs", false},
+    [TK_RESOURCES] = {"resources", false},
+    [TK_CONTAINER] = {"container", false},
+    [TK_EXECUTOR] = {"executor", false},
+    [TK_SOURCE] = {"source", false},
+    /* Read by later features (cluster runner, critical path, pricing). */
+    {"partition", true},
+    {"account", true},
+    {"qos", true},
+    {"constraint", true},
+    {"critical", true},
+    {"prices", true},
+};
+#define NTASK_KEYS PW_ARRAY_SIZE(task_keys)
+
+enum {
+	DK_DAG_ID,
+	DK_DESCRIPTION,
+	DK_SCHEDULE,
+	DK_TIMEZONE,
+	DK_DEFAULT_TIMEOUT,
+	DK_DEFAULT_RETRIES,
+	DK_DEFAULT_RETRY_DELAY,
+	DK_RETRY_BACKOFF,
+	DK_MAX_RETRY_DELAY,
+	DK_RETRY_JITTER,
+	DK_MAX_ACTIVE_TASKS,
+	DK_KILL_GRACE,
+	DK_ENV,
+	DK_TASKS,
+	DK_ON_FAILURE,
+	DK_ON_SUCCESS,
+};
+
+static const struct keydef dag_keys[] = {
+    [DK_DAG_ID] = {"dag_id", false},
+    [DK_DESCRIPTION] = {"description", false},
+    [DK_SCHEDULE] = {"schedule", false},
+    [DK_TIMEZONE] = {"timezone", false},
+    [DK_DEFAULT_TIMEOUT] = {"default_timeout", false},
+    [DK_DEFAULT_RETRIES] = {"default_retries", false},
+    [DK_DEFAULT_RETRY_DELAY] = {"default_retry_delay", false},
+    [DK_RETRY_BACKOFF] = {"retry_backoff", false},
+    [DK_MAX_RETRY_DELAY] = {"max_retry_delay", false},
+    [DK_RETRY_JITTER] = {"retry_jitter", false},
+    [DK_MAX_ACTIVE_TASKS] = {"max_active_tasks", false},
+    [DK_KILL_GRACE] = {"kill_grace", false},
+    [DK_ENV] = {"env", false},
+    [DK_TASKS] = {"tasks", false},
+    [DK_ON_FAILURE] = {"on_failure", false},
+    [DK_ON_SUCCESS] = {"on_success", false},
+    /* Read by later features (catch-up, overlap policy, costs, cluster and containers). */
+    {"catchup", true},
+    {"catchup_window", true},
+    {"max_active_runs", true},
+    {"overlap", true},
+    {"prices", true},
+    {"budget", true},
+    {"executor", true},
+    {"slurm", true},
+    {"container_runtime", true},
+};
+#define NDAG_KEYS PW_ARRAY_SIZE(dag_keys)
+
+enum {
+	RP_MAX_RETRIES,
+	RP_RETRY_DELAY,
+	RP_BACKOFF,
+	RP_MAX_RETRY_DELAY,
+	RP_RETRY_ON,
+	RP_NO_RETRY_ON
+};
+static const struct keydef policy_keys[] = {
+    [RP_MAX_RETRIES] = {"max_retries", false},	  [RP_RETRY_DELAY] = {"retry_delay", false},
+    [RP_BACKOFF] = {"backoff_multiplier", false}, [RP_MAX_RETRY_DELAY] = {"max_retry_delay", false},
+    [RP_RETRY_ON] = {"retry_on", false},	  [RP_NO_RETRY_ON] = {"no_retry_on", false},
+};
+#define NPOLICY_KEYS PW_ARRAY_SIZE(policy_keys)
+
+enum { RS_CPU, RS_MEMORY, RS_COST };
+static const struct keydef resource_keys[] = {
+    [RS_CPU] = {"cpu_limit", false},
+    [RS_MEMORY] = {"memory_limit", false},
+    [RS_COST] = {"max_cost_per_run", false},
+};
+#define NRESOURCE_KEYS PW_ARRAY_SIZE(resource_keys)
+
+enum { HK_ACTION, HK_CHANNELS, HK_MESSAGE, HK_COMMAND, HK_SHELL };
+static const struct keydef hook_keys[] = {
+    [HK_ACTION] = {"action", false},   [HK_CHANNELS] = {"channels", false},
+    [HK_MESSAGE] = {"message", false}, [HK_COMMAND] = {"command", false},
+    [HK_SHELL] = {"shell", false},
+};
+#define NHOOK_KEYS PW_ARRAY_SIZE(hook_keys)
+
+static const char *task_key_hint(const char *name)
+{
+	if (key_index(resource_keys, NRESOURCE_KEYS, name) >= 0)
+		return "resource limits go under 'resources:'";
+	if (key_index(policy_keys, NPOLICY_KEYS, name) >= 0)
+		return "this key goes under 'retry_policy:'";
+	return NULL;
+}
+
+static const char *dag_key_hint(const char *name)
+{
+	if (key_index(task_keys, NTASK_KEYS, name) >= 0 && strcmp(name, "description") != 0)
+		return "this is a task key; put it in a task under 'tasks:'";
+	return NULL;
+}
+
+/* ---- pieces ---- */
+
+static bool valid_id(const char *s)
+{
+	if (!*s)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+			return false;
+	return true;
+}
+
+/* dag_id and task_id: [A-Za-z0-9_.-]+, and not a path component of its own. */
+static bool check_id(struct cx *c, const char *what, const ynode *v, const char *s)
+{
+	if (!valid_id(s)) {
+		err_at(c, v, "use letters, digits, '_', '.' and '-' only",
+		       "%s '%s' may only contain letters, digits, '_', '.' and '-'", what, s);
+		return false;
+	}
+	if (!strcmp(s, ".") || !strcmp(s, "..")) {
+		err_at(c, v, "ids name files and directories; pick a name",
+		       "%s '%s' is not allowed", what, s);
+		return false;
+	}
+	return true;
+}
+
+static bool valid_env_name(const char *s)
+{
+	if (!*s || isdigit((unsigned char)*s))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return false;
+	return true;
+}
+
+static void parse_env(struct cx *c, const char *what, const ynode *v, pw_kv **out, size_t *nout)
+{
+	const ynode *d = yderef(v);
+	*out = NULL;
+	*nout = 0;
+	if (pw_ynode_is_null(d))
+		return;
+	if (d->kind != YN_MAP) {
+		err_at(c, v, "write env as a mapping: env: {NAME: value}",
+		       "%s: expected a mapping of NAME: value, got %s", what,
+		       pw_ynode_type_name(d));
+		return;
+	}
+	struct ment *e;
+	size_t n = map_entries(c, d, &e);
+	pw_kv *kv = pw_arena_alloc(&c->dag->arena, (n ? n : 1) * sizeof(*kv));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!valid_env_name(e[i].name)) {
+			err_at(
+			    c, e[i].key, "use letters, digits and '_', not starting with a digit",
+			    "%s: '%s' is not a valid environment variable name", what, e[i].name);
+			continue;
+		}
+		const ynode *vd = yderef(e[i].val);
+		if (vd->kind != YN_SCALAR) {
+			err_at(c, e[i].val, NULL, "%s.%s: expected a string, got %s", what,
+			       e[i].name, pw_ynode_type_name(vd));
+			continue;
+		}
+		kv[k++] = (pw_kv){e[i].name, vd->u.str, loc_of(e[i].key)};
+	}
+	*out = kv;
+	*nout = k;
+}
+
+static const char *class_list_hint(struct cx *c)
+{
+	pw_strbuf sb = PW_STRBUF_INIT;
+	pw_strbuf_adds(&sb, "failure classes: ");
+	for (int i = 0; i < PW_CLASS_COUNT; i++)
+		pw_strbuf_addf(&sb, "%s%s", i ? ", " : "", pw_failure_class_names[i]);
+	pw_strbuf_adds(&sb, "; or an exit code 0-255");
+	const char *h = pw_arena_strdup(c->tmp, sb.buf);
+	pw_strbuf_release(&sb);
+	return h;
+}
+
+static void parse_retry_match(struct cx *c, const char *what, const ynode *v, pw_retry_match *m)
+{
+	const ynode *d = yderef(v);
+	memset(m, 0, sizeof(*m));
+	if (pw_ynode_is_null(d))
+		return;
+	if (d->kind != YN_SEQ) {
+		err_at(c, v, "write a list: [transient_error, 75]",
+		       "%s: expected a list of failure classes or exit codes, got %s", what,
+		       pw_ynode_type_name(d));
+		return;
+	}
+	m->codes = pw_arena_alloc(&c->dag->arena, (d->n ? d->n : 1) * sizeof(int));
+	for (size_t i = 0; i < d->n; i++) {
+		const ynode *it = d->u.kids[i];
+		const ynode *id = yderef(it);
+		if (id->kind != YN_SCALAR || pw_ynode_is_null(id)) {
+			err_at(c, it, class_list_hint(c),
+			       "%s: item %zu: expected a failure class or exit code, got %s", what,
+			       i + 1, pw_ynode_type_name(id));
+			continue;
+		}
+		const char *s = id->u.str;
+		long long code;
+		if (parse_ll(s, &code)) {
+			if (code < 0 || code > 255)
+				err_at(c, it, "exit codes are 0-255",
+				       "%s: exit code %s is out of range", what, s);
+			else
+				m->codes[m->ncodes++] = (int)code;
+			continue;
+		}
+		int cls = pw_failure_class_from_name(s);
+		if (cls < 0) {
+			const char *dym =
+			    pw_did_you_mean(s, pw_failure_class_names, (size_t)PW_CLASS_COUNT);
+			if (dym)
+				err_at(c, it, class_list_hint(c),
+				       "%s: unknown failure class '%s' (did you mean '%s'?)", what,
+				       s, dym);
+			else
+				err_at(c, it, class_list_hint(c), "%s: unknown failure class '%s'",
+				       what, s);
+			continue;
+		}
+		m->classes |= 1u << cls;
+	}
+}
+
+/* "2", 2, 0.5, "2 cores", "1 core", "500m" (millicores). */
+static bool parse_cpu(const char *s, double *out)
+{
+	char buf[64];
+	size_t len = strlen(s);
+	if (!len || len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len + 1);
+	char *end = buf + len;
+	double scale = 1.0;
+	if (len > 1 && end[-1] == 'm') {
+		end[-1] = '\0';
+		scale = 0.001;
+	} else {
+		static const char *const words[] = {" cores", " core", "cores", "core"};
+		for (size_t i = 0; i < PW_ARRAY_SIZE(words); i++) {
+			size_t wl = strlen(words[i]);
+			if (len > wl && !strcmp(end - wl, words[i])) {
+				end[-(ptrdiff_t)wl] = '\0';
+				break;
+			}
+		}
+	}
+	double v;
+	if (!parse_double(buf, &v))
+		return false;
+	*out = v * scale;
+	return true;
+}
+
+static void parse_resources(struct cx *c, const ynode *v, pw_resources *r)
+{
+	const ynode *d = yderef(v);
+	r->loc = loc_of(v);
+	if (pw_ynode_is_null(d))
+		return;
+	if (d->kind != YN_MAP) {
+		err_at(c, v, "write resources: {cpu_limit: 2, memory_limit: 8Gi}",
+		       "resources: expected a mapping, got %s", pw_ynode_type_name(d));
+		return;
+	}
+	const ynode *k[NRESOURCE_KEYS], *val[NRESOURCE_KEYS];
+	collect(c, d, resource_keys, NRESOURCE_KEYS, k, val, " in resources", NULL, false);
+	if (val[RS_CPU]) {
+		const char *s =
+		    scalar_text(c, "resources.cpu_limit", val[RS_CPU], "a number of cores");
+		double cpu;
+		if (s && !parse_cpu(s, &cpu))
+			err_at(c, val[RS_CPU],
+			       "write cores (2, 0.5, \"2 cores\") or millicores (500m)",
+			       "resources.cpu_limit: '%s' is not a CPU amount", s);
+		else if (s && cpu <= 0)
+			err_at(c, val[RS_CPU], "remove the key for no limit",
+			       "resources.cpu_limit must be greater than zero, got '%s'", s);
+		else if (s)
+			r->cpu_limit = cpu;
+	}
+	if (val[RS_MEMORY]) {
+		const char *s = scalar_text(c, "resources.memory_limit", val[RS_MEMORY], "a size");
+		int64_t b;
+		if (s && pw_parse_size(s, &b) < 0)
+			err_at(c, val[RS_MEMORY],
+			       "write bytes (1048576) or a size with a unit: 100k, 512Mi, 8Gi, 1G",
+			       "resources.memory_limit: '%s' is not a size", s);
+		else if (s && b <= 0)
+			err_at(c, val[RS_MEMORY], "remove the key for no limit",
+			       "resources.memory_limit must be greater than zero, got '%s'", s);
+		else if (s)
+			r->memory_limit = b;
+	}
+	if (val[RS_COST]) {
+		const char *s =
+		    scalar_text(c, "resources.max_cost_per_run", val[RS_COST], "an amount");
+		double cost;
+		if (s && !parse_double(s[0] == '$' ? s + 1 : s, &cost))
+			err_at(c, val[RS_COST], "write an amount: 0.50 or \"$0.50\"",
+			       "resources.max_cost_per_run: '%s' is not an amount", s);
+		else if (s && cost <= 0)
+			err_at(c, val[RS_COST], "remove the key for no limit",
+			       "resources.max_cost_per_run must be greater than zero, got '%s'", s);
+		else if (s)
+			r->max_cost_per_run = cost;
+	}
+}
+
+static const char command_hint[] = "write the program and its arguments as a list, "
+				   "command: [\"python\", \"run.py\"], or use shell: \"...\" "
+				   "to run the line with /bin/sh -c";
+
+/* command: list of strings, non-empty, first one a program name. */
+static bool parse_command(struct cx *c, const char *what, const ynode *v, const char ***argv,
+			  size_t *argc)
+{
+	if (!want_str_list(c, what, v, argv, argc, NULL, command_hint))
+		return false;
+	if (!*argc) {
+		/* Items that were themselves bad were already reported. */
+		const ynode *d = yderef(v);
+		if (pw_ynode_is_null(d) || d->n == 0)
+			err_at(c, v, "give the program and its arguments, e.g. command: [\"true\"]",
+			       "%s is empty", what);
+		return false;
+	}
+	if (!**argv) {
+		err_at(c, v, "the first item is the program to run",
+		       "%s: the program name is empty", what);
+		return false;
+	}
+	return true;
+}
+
+static const char *const actions[] = {"log", "notify", "command"};
+
+static void parse_hook(struct cx *c, const char *what, const ynode *v, pw_hook *h)
+{
+	const ynode *d = yderef(v);
+	h->loc = loc_of(v);
+	if (pw_ynode_is_null(d))
+		return;
+	if (d->kind != YN_MAP) {
+		err_at(c, v, "write e.g. {action: notify, channels: [slack]}",
+		       "%s: expected a mapping, got %s", what, pw_ynode_type_name(d));
+		return;
+	}
+	h->present = true;
+	const ynode *k[NHOOK_KEYS], *val[NHOOK_KEYS];
+	char *where = pw_arena_sprintf(c->tmp, " in %s", what);
+	collect(c, d, hook_keys, NHOOK_KEYS, k, val, where, NULL, false);
+	char *w;
+
+	if (val[HK_COMMAND] && val[HK_SHELL]) {
+		const ynode *later =
+		    loc_before(k[HK_COMMAND], k[HK_SHELL]) ? k[HK_SHELL] : k[HK_COMMAND];
+		err_at(c, later, "use command: [...] or shell: \"...\", not both",
+		       "%s has both command and shell", what);
+	}
+	if (val[HK_COMMAND]) {
+		w = pw_arena_sprintf(c->tmp, "%s.command", what);
+		const char **argv;
+		size_t argc;
+		if (parse_command(c, w, val[HK_COMMAND], &argv, &argc))
+			h->argv = argv;
+	}
+	if (val[HK_SHELL]) {
+		w = pw_arena_sprintf(c->tmp, "%s.shell", what);
+		const char *s = want_string(c, w, val[HK_SHELL]);
+		if (s && !*s)
+			err_at(c, val[HK_SHELL], NULL, "%s is empty", w);
+		else if (s)
+			h->shell = s;
+	}
+	if (val[HK_MESSAGE]) {
+		w = pw_arena_sprintf(c->tmp, "%s.message", what);
+		h->message = want_string(c, w, val[HK_MESSAGE]);
+	}
+	if (val[HK_CHANNELS]) {
+		w = pw_arena_sprintf(c->tmp, "%s.channels", what);
+		want_str_list(c, w, val[HK_CHANNELS], &h->channels, &h->nchannels, NULL,
+			      "write a list: channels: [slack]");
+	}
+	bool runs = val[HK_COMMAND] || val[HK_SHELL];
+	if (val[HK_ACTION]) {
+		w = pw_arena_sprintf(c->tmp, "%s.action", what);
+		const char *a = want_string(c, w, val[HK_ACTION]);
+		if (a) {
+			size_t i;
+			for (i = 0; i < PW_ARRAY_SIZE(actions); i++)
+				if (!strcmp(a, actions[i]))
+					break;
+			if (i == PW_ARRAY_SIZE(actions)) {
+				const char *dym =
+				    pw_did_you_mean(a, actions, PW_ARRAY_SIZE(actions));
+				if (dym)
+					err_at(c, val[HK_ACTION], "actions: log, notify, command",
+					       "%s: unknown action '%s' (did you mean '%s'?)", what,
+					       a, dym);
+				else
+					err_at(c, val[HK_ACTION], "actions: log, notify, command",
+					       "%s: unknown action '%s'", what, a);
+			} else {
+				h->action = actions[i];
+			}
+		}
+	} else if (runs) {
+		h->action = "command";
+	} else {
+		err_at(c, v, "add action: log, action: notify (with channels) or a command",
+		       "%s has no action", what);
+	}
+	if (h->action && !strcmp(h->action, "command") && !runs)
+		err_at(c, k[HK_ACTION], "add command: [...] or shell: \"...\"",
+		       "%s: action 'command' needs a command or shell", what);
+	if (h->action && !strcmp(h->action, "notify") && !val[HK_CHANNELS])
+		err_at(c, k[HK_ACTION], "add channels: [slack] (the names notifications go to)",
+		       "%s: action 'notify' needs channels", what);
+}
+
+/* ---- tasks ---- */
+
+static void parse_deps(struct cx *c, pw_task *t, const ynode *req, const ynode *opt)
+{
+	const char **r = NULL, **o = NULL;
+	size_t nr = 0, no = 0;
+	pw_loc *rl = NULL, *ol = NULL;
+	const char *dep_hint = "write a list of task ids: dependencies: [extract, clean]";
+	if (req)
+		want_str_list(c, "dependencies", req, &r, &nr, &rl, dep_hint);
+	if (opt)
+		want_str_list(c, "optional_dependencies", opt, &o, &no, &ol,
+			      "write a list of task ids: optional_dependencies: [extract]");
+	t->ndeps = 0;
+	t->deps = pw_arena_alloc(&c->dag->arena, (nr + no ? nr + no : 1) * sizeof(pw_dep));
+
+	/*
+	 * Each name once: a repeat in one list, or a name in both lists, is
+	 * an error.  Small lists compare pairwise; big ones use a map.
+	 */
+	pw_strmap seen = PW_STRMAP_INIT;
+	bool use_map = nr + no > 16;
+	for (size_t pass = 0; pass < 2; pass++) {
+		const char **names = pass ? o : r;
+		pw_loc *locs = pass ? ol : rl;
+		size_t n = pass ? no : nr;
+		for (size_t i = 0; i < n; i++) {
+			size_t prev = SIZE_MAX;
+			if (use_map) {
+				if (!pw_strmap_get(&seen, names[i], &prev))
+					pw_strmap_put(&seen, names[i], t->ndeps);
+			} else {
+				for (size_t j = 0; j < t->ndeps && prev == SIZE_MAX; j++)
+					if (!strcmp(t->deps[j].name, names[i]))
+						prev = j;
+			}
+			if (prev != SIZE_MAX) {
+				if (t->deps[prev].optional == (pass == 1))
+					err_loc(c, locs[i], "list each dependency once",
+						"task '%s' lists dependency '%s' twice", t->task_id,
+						names[i]);
+				else
+					err_loc(c, locs[i],
+						"a dependency is either required or optional; "
+						"remove it from one list",
+						"task '%s' lists '%s' in both dependencies and "
+						"optional_dependencies",
+						t->task_id, names[i]);
+				continue;
+			}
+			t->deps[t->ndeps++] = (pw_dep){names[i], SIZE_MAX, pass == 1, locs[i]};
+		}
+	}
+	pw_strmap_release(&seen);
+}
+
+/* Returns whether the task has an id of its own (a stand-in is used otherwise). */
+static bool parse_task(struct cx *c, const ynode *node, pw_task *t, size_t index)
+{
+	const ynode *k[NTASK_KEYS], *v[NTASK_KEYS];
+	memset(t, 0, sizeof(*t));
+	t->index = index;
+	t->loc = loc_of(node);
+	t->timeout_ms = -1;
+	t->retries = -1;
+	t->retry_delay_ms = -1;
+	t->retry_backoff = 0;
+	t->max_retry_delay_ms = -1;
+	collect(c, node, task_keys, NTASK_KEYS, k, v, " in task", task_key_hint, false);
+
+	const char *id = v[TK_TASK_ID] ? want_string(c, "task_id", v[TK_TASK_ID]) : NULL;
+	if (id) {
+		/* A malformed id is still registered, so its dependents do not cascade. */
+		check_id(c, "task_id", v[TK_TASK_ID], id);
+		t->task_id = id;
+		t->id_loc = loc_of(v[TK_TASK_ID]);
+	} else {
+		if (!v[TK_TASK_ID] || pw_ynode_is_null(v[TK_TASK_ID]))
+			err_at(c, v[TK_TASK_ID] ? v[TK_TASK_ID] : node,
+			       "every task needs a unique task_id", "task %zu has no task_id",
+			       index + 1);
+		/* A stand-in for messages; it cannot collide with a valid id. */
+		t->task_id = pw_arena_sprintf(&c->dag->arena, "#%zu", index + 1);
+		t->id_loc = t->loc;
+	}
+	const char *tid = t->task_id;
+
+	if (v[TK_DESCRIPTION])
+		want_string(c, "description", v[TK_DESCRIPTION]);
+
+	if (v[TK_COMMAND] && v[TK_SHELL]) {
+		const ynode *later =
+		    loc_before(k[TK_COMMAND], k[TK_SHELL]) ? k[TK_SHELL] : k[TK_COMMAND];
+		err_at(c, later,
+		       "use command: [...] to run a program directly, or shell: \"...\" to run a "
+		       "line with /bin/sh -c, not both",
+		       "task '%s' has both command and shell", tid);
+	} else if (!v[TK_COMMAND] && !v[TK_SHELL]) {
+		err_at(c, node, "add command: [\"program\", \"arg\"] or shell: \"...\"",
+		       "task '%s' has neither command nor shell", tid);
+	}
+	if (v[TK_COMMAND]) {
+		t->command_loc = loc_of(v[TK_COMMAND]);
+		if (!parse_command(c, "command", v[TK_COMMAND], &t->argv, &t->argc)) {
+			t->argv = NULL;
+			t->argc = 0;
+		}
+	}
+	if (v[TK_SHELL]) {
+		t->shell_loc = loc_of(v[TK_SHELL]);
+		const char *s = want_string(c, "shell", v[TK_SHELL]);
+		if ((s && !*s) || (!s && pw_ynode_is_null(v[TK_SHELL])))
+			err_at(c, v[TK_SHELL], "give the command line to run with /bin/sh -c",
+			       "shell is empty");
+		else if (s)
+			t->shell = s;
+	}
+
+	parse_deps(c, t, v[TK_DEPENDENCIES], v[TK_OPTIONAL_DEPENDENCIES]);
+
+	if (v[TK_TRIGGER_RULE]) {
+		const char *s = want_string(c, "trigger_rule", v[TK_TRIGGER_RULE]);
+		if (s) {
+			size_t i;
+			for (i = 0; i < pw_trigger_rule_count; i++)
+				if (!strcmp(s, pw_trigger_rule_names[i]))
+					break;
+			if (i < pw_trigger_rule_count) {
+				t->trigger_rule = (pw_trigger_rule)i;
+			} else {
+				const char *dym = pw_did_you_mean(s, pw_trigger_rule_names,
+								  pw_trigger_rule_count);
+				const char *hint =
+				    "trigger rules: all_success, all_done, one_success, "
+				    "none_failed, all_failed";
+				if (dym)
+					err_at(c, v[TK_TRIGGER_RULE], hint,
+					       "unknown trigger_rule '%s' (did you mean '%s'?)", s,
+					       dym);
+				else
+					err_at(c, v[TK_TRIGGER_RULE], hint,
+					       "unknown trigger_rule '%s'", s);
+			}
+		}
+	}
+
+	if (v[TK_TIMEOUT])
+		want_duration(c, "timeout", v[TK_TIMEOUT], DUR_POSITIVE, &t->timeout_ms);
+	if (v[TK_RETRIES])
+		want_int(c, "retries", v[TK_RETRIES], 0, INT_MAX, &t->retries);
+	if (v[TK_RETRY_DELAY])
+		want_duration(c, "retry_delay", v[TK_RETRY_DELAY], DUR_NONNEG, &t->retry_delay_ms);
+	if (v[TK_RETRY_ON])
+		parse_retry_match(c, "retry_on", v[TK_RETRY_ON], &t->retry_on);
+	if (v[TK_NO_RETRY_ON])
+		parse_retry_match(c, "no_retry_on", v[TK_NO_RETRY_ON], &t->no_retry_on);
+
+	if (v[TK_RETRY_POLICY]) {
+		const ynode *pd = yderef(v[TK_RETRY_POLICY]);
+		if (pd->kind != YN_MAP && !pw_ynode_is_null(pd)) {
+			err_at(c, v[TK_RETRY_POLICY],
+			       "write retry_policy: {max_retries: 3, retry_delay: 60s}",
+			       "retry_policy: expected a mapping, got %s", pw_ynode_type_name(pd));
+		} else if (pd->kind == YN_MAP) {
+			const ynode *pk[NPOLICY_KEYS], *pv[NPOLICY_KEYS];
+			collect(c, pd, policy_keys, NPOLICY_KEYS, pk, pv, " in retry_policy", NULL,
+				false);
+			static const struct {
+				int pol, task;
+				const char *task_key;
+			} clash[] = {
+			    {RP_MAX_RETRIES, TK_RETRIES, "retries"},
+			    {RP_RETRY_DELAY, TK_RETRY_DELAY, "retry_delay"},
+			    {RP_RETRY_ON, TK_RETRY_ON, "retry_on"},
+			    {RP_NO_RETRY_ON, TK_NO_RETRY_ON, "no_retry_on"},
+			};
+			bool skip[NPOLICY_KEYS] = {false};
+			for (size_t i = 0; i < PW_ARRAY_SIZE(clash); i++) {
+				if (!pv[clash[i].pol] || !v[clash[i].task])
+					continue;
+				skip[clash[i].pol] = true;
+				err_at(c, pk[clash[i].pol], "give it in one place only",
+				       "task '%s' has both %s and retry_policy.%s", tid,
+				       clash[i].task_key, policy_keys[clash[i].pol].name);
+			}
+			if (pv[RP_MAX_RETRIES] && !skip[RP_MAX_RETRIES])
+				want_int(c, "retry_policy.max_retries", pv[RP_MAX_RETRIES], 0,
+					 INT_MAX, &t->retries);
+			if (pv[RP_RETRY_DELAY] && !skip[RP_RETRY_DELAY])
+				want_duration(c, "retry_policy.retry_delay", pv[RP_RETRY_DELAY],
+					      DUR_NONNEG, &t->retry_delay_ms);
+			if (pv[RP_BACKOFF]) {
+				double b;
+				if (want_number(c, "retry_policy.backoff_multiplier",
+						pv[RP_BACKOFF], &b)) {
+					if (b < 1)
+						err_at(c, pv[RP_BACKOFF],
+						       "1 keeps the delay constant; 2 doubles it",
+						       "retry_policy.backoff_multiplier must be at "
+						       "least "
+						       "1, got %s",
+						       yderef(pv[RP_BACKOFF])->u.str);
+					else
+						t->retry_backoff = b;
+				}
+			}
+			if (pv[RP_MAX_RETRY_DELAY]) {
+				int64_t ms;
+				if (want_duration(c, "retry_policy.max_retry_delay",
+						  pv[RP_MAX_RETRY_DELAY], DUR_NONNEG, &ms))
+					t->max_retry_delay_ms = ms;
+			}
+			if (pv[RP_RETRY_ON] && !skip[RP_RETRY_ON])
+				parse_retry_match(c, "retry_policy.retry_on", pv[RP_RETRY_ON],
+						  &t->retry_on);
+			if (pv[RP_NO_RETRY_ON] && !skip[RP_NO_RETRY_ON])
+				parse_retry_match(c, "retry_policy.no_retry_on", pv[RP_NO_RETRY_ON],
+						  &t->no_retry_on);
+		}
+	}
+
+	if (v[TK_ENV])
+		parse_env(c, "env", v[TK_ENV], &t->env, &t->nenv);
+	if (v[TK_WORKING_DIR]) {
+		const char *s = want_string(c, "working_dir", v[TK_WORKING_DIR]);
+		if (s && !*s)
+			err_at(c, v[TK_WORKING_DIR], "remove the key to use the run workspace",
+			       "working_dir is empty");
+		else
+			t->working_dir = s;
+	}
+	if (v[TK_INPUTS])
+		want_str_list(c, "inputs", v[TK_INPUTS], &t->inputs, &t->ninputs, NULL,
+			      "write a list: inputs: [\"raw/*.json\"]");
+	if (v[TK_OUTPUTS])
+		want_str_list(c, "outputs", v[TK_OUTPUTS], &t->outputs, &t->noutputs, NULL,
+			      "write a list: outputs: [\"clean/laps.csv\"]");
+	if (v[TK_RESOURCES])
+		parse_resources(c, v[TK_RESOURCES], &t->resources);
+	if (v[TK_CONTAINER]) {
+		const char *s = want_string(c, "container", v[TK_CONTAINER]);
+		if (s && !*s)
+			err_at(c, v[TK_CONTAINER], "give an image reference", "container is empty");
+		else
+			t->container = s;
+	}
+	t->executor = "local";
+	if (v[TK_EXECUTOR]) {
+		static const char *const execs[] = {"local", "container", "slurm"};
+		const char *s = want_string(c, "executor", v[TK_EXECUTOR]);
+		size_t i = 0;
+		for (; s && i < PW_ARRAY_SIZE(execs); i++)
+			if (!strcmp(s, execs[i]))
+				break;
+		if (s && i == PW_ARRAY_SIZE(execs)) {
+			const char *dym = pw_did_you_mean(s, execs, PW_ARRAY_SIZE(execs));
+			const char *hint = "executors: local, container, slurm";
+			if (dym)
+				err_at(c, v[TK_EXECUTOR], hint,
+				       "unknown executor '%s' (did you mean '%s'?)", s, dym);
+			else
+				err_at(c, v[TK_EXECUTOR], hint, "unknown executor '%s'", s);
+		} else if (s) {
+			t->executor = execs[i];
+			if (!strcmp(s, "container") && !t->container)
+				err_at(c, v[TK_EXECUTOR], "add container: IMAGE to the task",
+				       "task '%s' uses executor 'container' but names no container",
+				       tid);
+		}
+	}
+	if (v[TK_SOURCE])
+		want_bool(c, "source", v[TK_SOURCE], &t->source);
+	return id != NULL;
+}
+
+static void parse_tasks(struct cx *c, const ynode *key, const ynode *v)
+{
+	pw_dag *dag = c->dag;
+	const ynode *d = yderef(v);
+	if (d->kind != YN_SEQ) {
+		if (pw_ynode_is_null(d))
+			err_at(c, key, "a DAG needs at least one task", "tasks is empty");
+		else
+			err_at(c, v, "write each task as a list item: - task_id: NAME",
+			       "tasks: expected a list of tasks, got %s", pw_ynode_type_name(d));
+		return;
+	}
+	if (d->n == 0) {
+		err_at(c, v, "a DAG needs at least one task", "tasks is empty");
+		return;
+	}
+	dag->tasks = pw_arena_alloc(&dag->arena, d->n * sizeof(pw_task));
+	size_t n = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		const ynode *item = d->u.kids[i];
+		if (yderef(item)->kind != YN_MAP) {
+			err_at(c, item, "each task is a mapping: - task_id: NAME",
+			       "tasks: item %zu: expected a task (a mapping), got %s", i + 1,
+			       pw_ynode_type_name(item));
+			continue;
+		}
+		pw_task *t = &dag->tasks[n];
+		if (parse_task(c, item, t, n)) {
+			size_t first;
+			if (!pw_strmap_put(&dag->ids, t->task_id, n)) {
+				pw_strmap_get(&dag->ids, t->task_id, &first);
+				err_loc(c, t->id_loc, "task ids must be unique within a DAG",
+					"duplicate task_id '%s' (first defined at line %d)",
+					t->task_id, dag->tasks[first].id_loc.line);
+			}
+		}
+		n++;
+	}
+	dag->ntasks = n;
+}
+
+static void resolve_task_defaults(pw_dag *dag)
+{
+	for (size_t i = 0; i < dag->ntasks; i++) {
+		pw_task *t = &dag->tasks[i];
+		if (t->timeout_ms < 0)
+			t->timeout_ms = dag->default_timeout_ms > 0 ? dag->default_timeout_ms : 0;
+		if (t->retries < 0)
+			t->retries = dag->default_retries >= 0 ? dag->default_retries : 0;
+		if (t->retry_delay_ms < 0)
+			t->retry_delay_ms =
+			    dag->default_retry_delay_ms >= 0 ? dag->default_retry_delay_ms : 0;
+		if (t->retry_backoff < 1)
+			t->retry_backoff = dag->retry_backoff;
+		if (t->max_retry_delay_ms < 0)
+			t->max_retry_delay_ms = dag->max_retry_delay_ms;
+	}
+}
+
+/* ---- top level ---- */
+
+static void parse_schedule(struct cx *c, const ynode *v)
+{
+	const char *s = want_string(c, "schedule", v);
+	if (!s)
+		return;
+	const ynode *d = yderef(v);
+	pw_cron cron;
+	pw_cron_error ce;
+	memset(&ce, 0, sizeof(ce));
+	if (pw_cron_parse(&cron, s, &ce) < 0) {
+		int col = v->col;
+		/* Only a scalar written in place maps columns one to one. */
+		if (v == d && !strchr(s, '\n'))
+			col = v->col + (ce.col > 0 ? ce.col - 1 : 0) + (d->quoted ? 1 : 0);
+		pw_diags_add(c->diags, PW_DIAG_ERROR, c->path, v->line, col,
+			     "five fields: minute hour day-of-month month day-of-week "
+			     "(\"0 2 * * 1\"), or @hourly, @daily, @weekly, @monthly, @yearly",
+			     "schedule '%s': %s", s,
+			     ce.msg[0] ? ce.msg : "invalid cron expression");
+		return;
+	}
+	c->dag->schedule = s;
+	c->dag->schedule_loc = loc_of(v);
+}
+
+static bool valid_tz_name(const char *s)
+{
+	if (!*s || *s == '/' || s[strlen(s) - 1] == '/' || strstr(s, "..") || strstr(s, "//"))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_+-/", *p))
+			return false;
+	return true;
+}
+
+static void parse_top(struct cx *c, const ynode *root)
+{
+	pw_dag *dag = c->dag;
+	const ynode *k[NDAG_KEYS], *v[NDAG_KEYS];
+	collect(c, root, dag_keys, NDAG_KEYS, k, v, "", dag_key_hint, true);
+
+	if (!v[DK_DAG_ID]) {
+		err_at(c, root, "name the DAG: dag_id: my_pipeline",
+		       "missing required key 'dag_id'");
+	} else {
+		const char *s = want_string(c, "dag_id", v[DK_DAG_ID]);
+		if (!s && pw_ynode_is_null(v[DK_DAG_ID]))
+			err_at(c, v[DK_DAG_ID], "name the DAG: dag_id: my_pipeline",
+			       "dag_id is empty");
+		else if (s && check_id(c, "dag_id", v[DK_DAG_ID], s)) {
+			dag->dag_id = s;
+			dag->dag_id_loc = loc_of(v[DK_DAG_ID]);
+		}
+	}
+	if (v[DK_DESCRIPTION])
+		dag->description = want_string(c, "description", v[DK_DESCRIPTION]);
+	if (v[DK_SCHEDULE])
+		parse_schedule(c, v[DK_SCHEDULE]);
+	if (v[DK_TIMEZONE]) {
+		const char *s = want_string(c, "timezone", v[DK_TIMEZONE]);
+		if (s && !valid_tz_name(s))
+			err_at(c, v[DK_TIMEZONE], "use a zone name such as Europe/London or UTC",
+			       "timezone '%s' is not a time zone name", s);
+		else
+			dag->timezone = s;
+	}
+	if (v[DK_DEFAULT_TIMEOUT])
+		want_duration(c, "default_timeout", v[DK_DEFAULT_TIMEOUT], DUR_POSITIVE,
+			      &dag->default_timeout_ms);
+	if (v[DK_DEFAULT_RETRIES])
+		want_int(c, "default_retries", v[DK_DEFAULT_RETRIES], 0, INT_MAX,
+			 &dag->default_retries);
+	if (v[DK_DEFAULT_RETRY_DELAY])
+		want_duration(c, "default_retry_delay", v[DK_DEFAULT_RETRY_DELAY], DUR_NONNEG,
+			      &dag->default_retry_delay_ms);
+	if (v[DK_RETRY_BACKOFF]) {
+		double b;
+		if (want_number(c, "retry_backoff", v[DK_RETRY_BACKOFF], &b)) {
+			if (b < 1)
+				err_at(c, v[DK_RETRY_BACKOFF],
+				       "1 keeps the delay constant; 2 doubles it",
+				       "retry_backoff must be at least 1, got %s",
+				       yderef(v[DK_RETRY_BACKOFF])->u.str);
+			else
+				dag->retry_backoff = b;
+		}
+	}
+	if (v[DK_MAX_RETRY_DELAY])
+		want_duration(c, "max_retry_delay", v[DK_MAX_RETRY_DELAY], DUR_NONNEG,
+			      &dag->max_retry_delay_ms);
+	if (v[DK_RETRY_JITTER]) {
+		const ynode *d = yderef(v[DK_RETRY_JITTER]);
+		bool b;
+		double x;
+		if (d->kind == YN_SCALAR && bool_text(d->u.str, &b)) {
+			dag->retry_jitter = b ? 1.0 : 0.0;
+		} else if (want_number(c, "retry_jitter", v[DK_RETRY_JITTER], &x)) {
+			if (x < 0 || x > 1)
+				err_at(c, v[DK_RETRY_JITTER],
+				       "the fraction of the delay randomised: 0 (none) to 1 "
+				       "(full), or "
+				       "true/false",
+				       "retry_jitter must be between 0 and 1, got %s", d->u.str);
+			else
+				dag->retry_jitter = x;
+		}
+	}
+	if (v[DK_MAX_ACTIVE_TASKS])
+		want_int(c, "max_active_tasks", v[DK_MAX_ACTIVE_TASKS], 1, INT_MAX,
+			 &dag->max_active_tasks);
+	if (v[DK_KILL_GRACE])
+		want_duration(c, "kill_grace", v[DK_KILL_GRACE], DUR_NONNEG, &dag->kill_grace_ms);
+	if (v[DK_ENV])
+		parse_env(c, "env", v[DK_ENV], &dag->env, &dag->nenv);
+	if (v[DK_ON_FAILURE])
+		parse_hook(c, "on_failure", v[DK_ON_FAILURE], &dag->on_failure);
+	if (v[DK_ON_SUCCESS])
+		parse_hook(c, "on_success", v[DK_ON_SUCCESS], &dag->on_success);
+
+	if (!v[DK_TASKS])
+		err_at(c, root, "list the tasks under tasks:", "missing required key 'tasks'");
+	else
+		parse_tasks(c, k[DK_TASKS], v[DK_TASKS]);
+	resolve_task_defaults(dag);
+}
+
+/* ---- loading ---- */
+
+static size_t utf8_seq_len(const unsigned char *p, size_t left)
+{
+	unsigned char b = p[0];
+	size_t n;
+	uint32_t cp;
+	if (b < 0x80)
+		return 1;
+	if (b >= 0xC2 && b <= 0xDF) {
+		n = 2;
+		cp = b & 0x1F;
+	} else if (b >= 0xE0 && b <= 0xEF) {
+		n = 3;
+		cp = b & 0x0F;
+	} else if (b >= 0xF0 && b <= 0xF4) {
+		n = 4;
+		cp = b & 0x07;
+	} else {
+		return 0;
+	}
+	if (left < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3F);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/* The first NUL byte or invalid UTF-8 sequence, reported with its position. */
+static bool check_encoding(pw_diags *diags, const char *path, const char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)buf;
+	int line = 1, col = 1;
+	for (size_t i = 0; i < len;) {
+		if (p[i] == 0) {
+			pw_diags_add(diags, PW_DIAG_ERROR, path, line, col,
+				     "a DAG file is text; is this a binary file?",
+				     "file contains a NUL byte at offset %zu", i);
+			return false;
+		}
+		size_t n = utf8_seq_len(p + i, len - i);
+		if (!n) {
+			pw_diags_add(diags, PW_DIAG_ERROR, path, line, col,
+				     "save the file as UTF-8",
+				     "file is not valid UTF-8: byte 0x%02X at offset %zu", p[i], i);
+			return false;
+		}
+		if (p[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+		i += n;
+	}
+	return true;
+}
+
+static const char *abs_dir(pw_arena *a, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir =
+	    slash ? pw_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : pw_xstrdup(".");
+	char *real = realpath(dir, NULL);
+	const char *out;
+	if (real) {
+		out = pw_arena_strdup(a, real);
+	} else if (dir[0] == '/') {
+		out = pw_arena_strdup(a, dir);
+	} else {
+		char *cwd = getcwd(NULL, 0);
+		out = pw_arena_sprintf(a, "%s/%s", cwd ? cwd : ".", dir);
+		free(cwd);
+	}
+	free(real);
+	free(dir);
+	return out;
+}
+
+int pw_dag_load_buffer(pw_dag **out, const char *path, const char *buf, size_t len, pw_diags *diags)
+{
+	size_t errors_before = diags->nerrors;
+	*out = NULL;
+	if (!path)
+		path = "<input>";
+
+	pw_dag *dag = pw_xcalloc(1, sizeof(*dag));
+	dag->path = pw_arena_strdup(&dag->arena, path);
+	dag->dir = abs_dir(&dag->arena, path);
+	dag->default_timeout_ms = -1;
+	dag->default_retries = -1;
+	dag->default_retry_delay_ms = -1;
+	dag->retry_backoff = 2.0;
+	dag->max_retry_delay_ms = 10 * 60 * 1000;
+	dag->retry_jitter = 1.0;
+	dag->max_active_tasks = 10;
+	dag->kill_grace_ms = 10 * 1000;
+
+	pw_arena tmp = PW_ARENA_INIT;
+	struct cx c = {dag, diags, path, &tmp, PW_STRMAP_INIT};
+
+	if (len > PW_DAG_MAX_FILE_SIZE) {
+		pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0, "split the DAG into smaller files",
+			     "file is too large (%zu bytes; the limit is 1 GiB)", len);
+		goto out;
+	}
+	dag->text = pw_arena_alloc(&dag->arena, len + 1);
+	if (len)
+		memcpy(dag->text, buf, len);
+	dag->text[len] = '\0';
+	dag->text_len = len;
+
+	if (!len) {
+		pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0,
+			     "a DAG file needs at least dag_id and tasks", "file is empty");
+		goto out;
+	}
+	if (!check_encoding(diags, path, buf, len))
+		goto out;
+
+	ynode *root;
+	ytree_status st = pw_ytree_build(&root, path, dag->text, len, &dag->arena, &tmp, diags);
+	if (st == YT_EMPTY)
+		pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0,
+			     "a DAG file needs at least dag_id and tasks",
+			     "file has no content (only blank lines or comments)");
+	if (st != YT_OK)
+		goto out;
+	const ynode *r = yderef(root);
+	if (r->kind != YN_MAP) {
+		err_at(&c, root, "start the file with dag_id: NAME and tasks:",
+		       "the top level must be a mapping (dag_id, tasks, ...), got %s",
+		       pw_ynode_type_name(r));
+		goto out;
+	}
+	parse_top(&c, r);
+	pw_dag_check_graph(dag, path, diags, diags->nerrors > errors_before);
+
+out:
+	pw_strmap_release(&c.seen_diags);
+	pw_arena_release(&tmp);
+	pw_diags_sort(diags);
+	if (diags->nerrors > errors_before) {
+		pw_dag_free(dag);
+		return -1;
+	}
+	*out = dag;
+	return 0;
+}
+
+int pw_dag_load_file(pw_dag **out, const char *path, pw_diags *diags)
+{
+	char *buf;
+	size_t len;
+	*out = NULL;
+	int rc = pw_read_file(path, &buf, &len);
+	if (rc < 0) {
+		pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0,
+			     rc == -ENOENT ? "check the path" : NULL, "cannot read the file: %s",
+			     strerror(-rc));
+		return -1;
+	}
+	rc = pw_dag_load_buffer(out, path, buf, len, diags);
+	free(buf);
+	return rc;
+}
+
+void pw_dag_free(pw_dag *dag)
+{
+	if (!dag)
+		return;
+	pw_strmap_release(&dag->ids);
+	pw_arena_release(&dag->arena);
+	free(dag);
+}
+
+const pw_task *pw_dag_find(const pw_dag *dag, const char *task_id)
+{
+	size_t i;
+	if (!dag || !task_id || !pw_strmap_get(&dag->ids, task_id, &i))
+		return NULL;
+	return &dag->tasks[i];
+}

@@ -1,0 +1,1038 @@
+/*
+ * The local process executor.
+ *
+ * One thread, one poll() loop.  Each running attempt contributes its pidfd
+ * (the leader exited) and its output pipe; a signalfd carries SIGCHLD (for
+ * grandchildren re-parented to us as subreaper) and SIGINT/SIGTERM.  The
+ * poll timeout is the earliest deadline: a task timeout, the end of a kill
+ * grace period, or a retry backoff.  There is no polling interval, except
+ * while a finished leader's process group still has members (then we look
+ * every 20 ms until the group is empty or the grace period ends).
+ *
+ * A task is its process group.  Its attempt is over when the leader has
+ * been reaped and nothing is left in the group: whatever the leader left
+ * running is sent SIGTERM, then SIGKILL after the grace period, so no
+ * orphan outlives its task and no zombie outlives pitwall.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec/spawn.h"
+#include "exec/events.h"
+#include "exec/hooks.h"
+#include "pitwall/run.h"
+
+extern char **environ;
+
+#define DRAIN_CHECK_MS 20
+#define KILL_GIVE_UP_MS 5000
+
+typedef struct {
+	size_t task;
+	pw_attempt_result *res;
+	pid_t pid;
+	int pidfd;
+	int pipe_fd;
+	int log_fd;
+	bool leader_exited;
+	int wstatus;
+	struct rusage ru;
+	int64_t start_mono;
+	int64_t deadline;  /* timeout, 0 = none */
+	int64_t kill_at;   /* SIGKILL the group then, 0 = not scheduled */
+	int64_t give_up_at;
+	int64_t next_check; /* group-emptiness check while draining */
+	bool term_sent, kill_sent;
+	bool timed_out, cancelled;
+} slot;
+
+struct pw_run_ctx {
+	const pw_dag *dag;
+	const pw_run_opts *opts;
+	pw_plan plan;
+	pw_run_result *res;
+	const pw_run_observer *obs;
+	size_t nobs;
+
+	slot *slots;
+	size_t nslots, slots_cap;
+	int max_active;
+	int64_t kill_grace_ms;
+
+	int64_t *retry_at; /* per task, monotonic ms; 0 = not waiting */
+	size_t nretry;
+
+	int sigfd;
+	bool stopping;
+	int stop_signal;
+	int64_t hard_kill_at;
+	uint64_t rng;
+
+	pw_envlist base_env;
+	char *logical_iso;
+	char ds[16];
+	char seed_str[32];
+	int64_t start_mono;
+};
+
+/* ---- observers ---- */
+
+static void emit(pw_run_ctx *c, pw_event_type type, const char *level, const pw_task *task,
+		 const pw_attempt_result *att, pw_task_state state, const char *message,
+		 const char *metadata)
+{
+	pw_event ev = {
+		.type = type,
+		.wall_ms = pw_now_wall_ms(),
+		.level = level,
+		.task = task,
+		.message = message,
+		.metadata_json = metadata ? metadata : "{}",
+		.attempt = att,
+		.state = state,
+	};
+	for (size_t i = 0; i < c->nobs; i++)
+		c->obs[i].event(c->obs[i].payload, c, &ev);
+}
+
+const pw_dag *pw_run_ctx_dag(const pw_run_ctx *ctx)
+{
+	return ctx->dag;
+}
+
+const char *pw_run_ctx_run_id(const pw_run_ctx *ctx)
+{
+	return ctx->res->run_id;
+}
+
+const pw_plan *pw_run_ctx_plan(const pw_run_ctx *ctx)
+{
+	return &ctx->plan;
+}
+
+int pw_run_ctx_running(const pw_run_ctx *ctx)
+{
+	return (int)ctx->nslots;
+}
+
+/* ---- failure classes and retries ---- */
+
+static pw_failure_class classify_exit(int code)
+{
+	switch (code) {
+	case 124: return PW_CLASS_NETWORK_TIMEOUT;
+	case 69: return PW_CLASS_RESOURCE_UNAVAILABLE;
+	case 75: return PW_CLASS_TRANSIENT_ERROR;
+	case 65: return PW_CLASS_DATA_VALIDATION_FAILURE;
+	case 77: return PW_CLASS_PERMISSION_DENIED;
+	case 78:
+	case 126:
+	case 127: return PW_CLASS_INVALID_CONFIGURATION;
+	default: return PW_CLASS_ERROR;
+	}
+}
+
+static bool match_has(const pw_retry_match *m, pw_failure_class cls, int code)
+{
+	if (m->classes & (1u << cls))
+		return true;
+	if (code >= 0)
+		for (size_t i = 0; i < m->ncodes; i++)
+			if (m->codes[i] == code)
+				return true;
+	return false;
+}
+
+static bool should_retry(const pw_task *t, pw_failure_class cls, int code)
+{
+	if (match_has(&t->no_retry_on, cls, code))
+		return false;
+	if (match_has(&t->retry_on, cls, code))
+		return true;
+	return pw_failure_class_retried_by_default(cls);
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	/* splitmix64: deterministic for a given seed, so is the jitter. */
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+/* Exponential backoff with a cap and (full, by default) jitter. */
+static int64_t retry_delay(pw_run_ctx *c, const pw_task *t, int failed_attempt)
+{
+	double d = (double)t->retry_delay_ms;
+	double mult = c->dag->retry_backoff > 0 ? c->dag->retry_backoff : 1.0;
+	for (int i = 1; i < failed_attempt && d < 1e15; i++)
+		d *= mult;
+	double cap = c->dag->max_retry_delay_ms > 0 ? (double)c->dag->max_retry_delay_ms : 1e15;
+	if (d > cap)
+		d = cap;
+	double j = c->dag->retry_jitter;
+	if (j > 0) {
+		double u = (double)(rng_next(&c->rng) >> 11) / (double)(1ULL << 53);
+		d = d * (1.0 - j) + u * d * j;
+	}
+	return (int64_t)d;
+}
+
+/* ---- starting an attempt ---- */
+
+static void vars_for(pw_run_ctx *c, const pw_task *t, const char *attempt, pw_template_vars *v)
+{
+	const char *names[] = {"dag_id", "run_id", "task_id", "attempt",   "logical_date",
+			       "ds",     "workspace", "seed", "dag_dir"};
+	const char *values[] = {c->dag->dag_id, c->res->run_id, t->task_id,    attempt,
+				c->logical_iso, c->ds,          c->res->workspace, c->seed_str,
+				c->dag->dir ? c->dag->dir : "."};
+	v->n = PW_ARRAY_SIZE(names);
+	for (size_t i = 0; i < v->n; i++) {
+		v->names[i] = names[i];
+		v->values[i] = values[i];
+	}
+}
+
+static slot *slot_add(pw_run_ctx *c)
+{
+	PW_GROW(c->slots, c->slots_cap, c->nslots + 1);
+	slot *s = &c->slots[c->nslots++];
+	memset(s, 0, sizeof(*s));
+	s->pidfd = s->pipe_fd = s->log_fd = -1;
+	return s;
+}
+
+static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_failure_class cls);
+
+static pw_attempt_result *new_attempt(pw_run_ctx *c, size_t ti)
+{
+	pw_task_result *tr = &c->res->tasks[ti];
+	tr->attempts = pw_xrealloc(tr->attempts, (tr->nattempts + 1) * sizeof(*tr->attempts));
+	pw_attempt_result *a = &tr->attempts[tr->nattempts++];
+	memset(a, 0, sizeof(*a));
+	a->attempt = (int)tr->nattempts;
+	a->exit_code = -1;
+	a->failure_class = -1;
+	a->state = PW_TS_RUNNING;
+	a->start_wall_ms = pw_now_wall_ms();
+	a->log_path = pw_xasprintf("logs/%s.%d.log", c->dag->tasks[ti].task_id, a->attempt);
+	return a;
+}
+
+static char *start_metadata(const pw_task *t, const pw_attempt_result *a, char **argv)
+{
+	pw_strbuf sb = PW_STRBUF_INIT;
+	pw_strbuf_addf(&sb, "{\"attempt\":%d,\"pid\":%d,\"command\":[", a->attempt, a->pid);
+	for (size_t i = 0; argv && argv[i]; i++) {
+		if (i)
+			pw_strbuf_addc(&sb, ',');
+		pw_strbuf_add_json_str(&sb, argv[i]);
+	}
+	pw_strbuf_adds(&sb, "],\"log\":");
+	pw_strbuf_add_json_str(&sb, a->log_path);
+	pw_strbuf_addf(&sb, ",\"timeout_ms\":%" PRId64 "}", t->timeout_ms);
+	return pw_strbuf_detach(&sb);
+}
+
+static void start_task(pw_run_ctx *c, size_t ti)
+{
+	const pw_task *t = &c->dag->tasks[ti];
+	pw_attempt_result *a = new_attempt(c, ti);
+	char attempt_str[16], err[1024] = "";
+	snprintf(attempt_str, sizeof(attempt_str), "%d", a->attempt);
+	pw_template_vars vars;
+	vars_for(c, t, attempt_str, &vars);
+
+	char **argv = NULL;
+	size_t argc = 0;
+	char *cwd = NULL, *log_abs = NULL, *bad = NULL;
+	pw_envlist env;
+	pw_envlist_copy(&env, &c->base_env);
+
+	pw_envlist_set(&env, "PITWALL_TASK_ID", t->task_id);
+	pw_envlist_set(&env, "PITWALL_ATTEMPT", attempt_str);
+	for (size_t pass = 0; pass < 2 && !bad; pass++) {
+		const pw_kv *kv = pass == 0 ? c->dag->env : t->env;
+		size_t n = pass == 0 ? c->dag->nenv : t->nenv;
+		for (size_t i = 0; i < n && !bad; i++) {
+			char *v = pw_template_expand(kv[i].value, &vars, &bad);
+			if (v) {
+				pw_envlist_set(&env, kv[i].key, v);
+				free(v);
+			}
+		}
+	}
+
+	if (!bad) {
+		if (t->shell) {
+			argv = pw_xcalloc(4, sizeof(*argv));
+			argv[0] = pw_xstrdup("/bin/sh");
+			argv[1] = pw_xstrdup("-c");
+			argv[2] = pw_template_expand(t->shell, &vars, &bad);
+			argc = 3;
+		} else {
+			argv = pw_xcalloc(t->argc + 1, sizeof(*argv));
+			for (argc = 0; argc < t->argc && !bad; argc++)
+				argv[argc] = pw_template_expand(t->argv[argc], &vars, &bad);
+		}
+	}
+	if (!bad) {
+		if (t->working_dir) {
+			char *wd = pw_template_expand(t->working_dir, &vars, &bad);
+			if (wd && wd[0] != '/') {
+				cwd = pw_xasprintf("%s/%s", c->res->workspace, wd);
+				free(wd);
+			} else {
+				cwd = wd;
+			}
+		} else {
+			cwd = pw_xstrdup(c->res->workspace);
+		}
+	}
+
+	a->start_wall_ms = pw_now_wall_ms();
+	int rc = -1;
+	pw_spawned sp;
+	if (bad) {
+		snprintf(err, sizeof(err),
+			 "unknown placeholder '{{ %s }}' (known: dag_id, run_id, task_id, attempt, "
+			 "logical_date, ds, workspace, seed, dag_dir)",
+			 bad);
+	} else {
+		log_abs = pw_xasprintf("%s/%s", c->res->workspace, a->log_path);
+		pw_spawn_spec spec = {argv, pw_envlist_array(&env), cwd, log_abs};
+		rc = pw_spawn(&spec, &sp, err, sizeof(err));
+	}
+
+	if (rc == 0) {
+		slot *s = slot_add(c);
+		s->task = ti;
+		s->res = a;
+		s->pid = sp.pid;
+		s->pidfd = sp.pidfd;
+		s->pipe_fd = sp.pipe_fd;
+		s->log_fd = sp.log_fd;
+		s->start_mono = pw_now_mono_ms();
+		s->deadline = t->timeout_ms > 0 ? s->start_mono + t->timeout_ms : 0;
+		a->pid = sp.pid;
+		pw_plan_set_running(&c->plan, ti);
+		if ((int)c->nslots > c->res->max_concurrent)
+			c->res->max_concurrent = (int)c->nslots;
+		char *md = start_metadata(t, a, argv);
+		char msg[256];
+		snprintf(msg, sizeof(msg), "attempt %d started (pid %d)", a->attempt, (int)sp.pid);
+		emit(c, PW_EV_TASK_START, "INFO", t, a, PW_TS_RUNNING, msg, md);
+		free(md);
+	} else {
+		/*
+		 * Could not start: a configuration problem (missing command,
+		 * bad working_dir), recorded like an attempt that failed at once.
+		 */
+		if (log_abs) {
+			FILE *f = fopen(log_abs, "we");
+			if (f) {
+				fprintf(f, "pitwall: %s\n", err);
+				fclose(f);
+			}
+		}
+		a->error = pw_xstrdup(err);
+		char *md = start_metadata(t, a, argv);
+		emit(c, PW_EV_TASK_START, "INFO", t, a, PW_TS_RUNNING, "attempt could not start",
+		     md);
+		free(md);
+		a->state = PW_TS_FAILED;
+		a->duration_ms = 0;
+		task_finished(c, ti, a, PW_CLASS_INVALID_CONFIGURATION);
+	}
+
+	for (size_t i = 0; argv && i < argc; i++)
+		free(argv[i]);
+	free(argv);
+	free(cwd);
+	free(log_abs);
+	free(bad);
+	pw_envlist_release(&env);
+}
+
+/* ---- finishing ---- */
+
+static void on_decided(size_t ti, pw_task_state st, void *payload)
+{
+	pw_run_ctx *c = payload;
+	const pw_task *t = &c->dag->tasks[ti];
+	char msg[256];
+	if (st == PW_TS_READY) {
+		emit(c, PW_EV_TASK_QUEUED, "INFO", t, NULL, st, "ready", "{}");
+		return;
+	}
+	c->res->tasks[ti].state = st;
+	if (st == PW_TS_UPSTREAM_FAILED)
+		snprintf(msg, sizeof(msg), "not run: a dependency failed (trigger_rule %s)",
+			 pw_trigger_rule_name(t->trigger_rule));
+	else if (st == PW_TS_SKIPPED)
+		snprintf(msg, sizeof(msg), "skipped by trigger_rule %s",
+			 pw_trigger_rule_name(t->trigger_rule));
+	else
+		snprintf(msg, sizeof(msg), "%s", pw_task_state_name(st));
+	char md[96];
+	snprintf(md, sizeof(md), "{\"status\":\"%s\",\"attempts\":%zu}", pw_task_state_name(st),
+		 c->res->tasks[ti].nattempts);
+	emit(c, PW_EV_TASK_END, st == PW_TS_SKIPPED ? "INFO" : "WARNING", t, NULL, st, msg, md);
+}
+
+static char *end_metadata(const pw_attempt_result *a)
+{
+	pw_strbuf sb = PW_STRBUF_INIT;
+	pw_strbuf_addf(&sb, "{\"status\":\"%s\",\"attempt\":%d,", pw_task_state_name(a->state),
+		       a->attempt);
+	if (a->exit_code >= 0)
+		pw_strbuf_addf(&sb, "\"exit_code\":%d,", a->exit_code);
+	else
+		pw_strbuf_adds(&sb, "\"exit_code\":null,");
+	if (a->signal)
+		pw_strbuf_addf(&sb, "\"signal\":%d,", a->signal);
+	else
+		pw_strbuf_adds(&sb, "\"signal\":null,");
+	pw_strbuf_addf(&sb,
+		       "\"duration_ms\":%" PRId64 ",\"max_rss_kb\":%" PRId64
+		       ",\"cpu_user_ms\":%" PRId64 ",\"cpu_sys_ms\":%" PRId64 ",\"pid\":%d,",
+		       a->duration_ms, a->max_rss_kb, a->cpu_user_ms, a->cpu_sys_ms, a->pid);
+	pw_strbuf_adds(&sb, "\"class\":");
+	if (a->failure_class >= 0)
+		pw_strbuf_add_json_str(&sb, pw_failure_class_name(a->failure_class));
+	else
+		pw_strbuf_adds(&sb, "null");
+	pw_strbuf_adds(&sb, ",\"log\":");
+	pw_strbuf_add_json_str(&sb, a->log_path);
+	pw_strbuf_adds(&sb, ",\"error\":");
+	if (a->error)
+		pw_strbuf_add_json_str(&sb, a->error);
+	else
+		pw_strbuf_adds(&sb, "null");
+	pw_strbuf_addc(&sb, '}');
+	return pw_strbuf_detach(&sb);
+}
+
+static void describe_attempt(const pw_attempt_result *a, char *buf, size_t size)
+{
+	if (a->error)
+		snprintf(buf, size, "%s", a->error);
+	else if (a->state == PW_TS_TIMEOUT)
+		snprintf(buf, size, "timed out");
+	else if (a->signal)
+		snprintf(buf, size, "killed by signal %d (%s)", a->signal, strsignal(a->signal));
+	else if (a->exit_code > 0)
+		snprintf(buf, size, "exit %d", a->exit_code);
+	else
+		snprintf(buf, size, "%s", pw_task_state_name(a->state));
+}
+
+/*
+ * An attempt is over.  Either the task is retried (after its backoff) or
+ * it reaches its final state, and the plan releases its dependents.
+ */
+static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_failure_class cls)
+{
+	const pw_task *t = &c->dag->tasks[ti];
+	pw_task_result *tr = &c->res->tasks[ti];
+	tr->duration_ms += a->duration_ms;
+	if (a->state != PW_TS_SUCCESS)
+		a->failure_class = (int)cls;
+
+	char what[512], msg[768];
+	describe_attempt(a, what, sizeof(what));
+
+	bool retry = a->state != PW_TS_SUCCESS && a->state != PW_TS_CANCELLED && !c->stopping &&
+		     a->attempt <= t->retries && should_retry(t, cls, a->exit_code);
+	char *md = end_metadata(a);
+	if (retry) {
+		int64_t delay = retry_delay(c, t, a->attempt);
+		char d[32];
+		pw_format_duration(delay, d, sizeof(d));
+		snprintf(msg, sizeof(msg), "attempt %d failed (%s, %s); retrying in %s", a->attempt,
+			 what, pw_failure_class_name(cls), d);
+		pw_strbuf sb = PW_STRBUF_INIT;
+		pw_strbuf_add(&sb, md, strlen(md) - 1);
+		pw_strbuf_addf(&sb,
+			       ",\"next_attempt\":%d,\"reason\":\"%s\",\"delay_ms\":%" PRId64 "}",
+			       a->attempt + 1, pw_failure_class_name(cls), delay);
+		emit(c, PW_EV_TASK_RETRY, "WARNING", t, a, a->state, msg, sb.buf);
+		pw_strbuf_release(&sb);
+		c->retry_at[ti] = pw_now_mono_ms() + delay;
+		if (c->retry_at[ti] == 0)
+			c->retry_at[ti] = 1;
+		c->nretry++;
+		pw_plan_set_retry_wait(&c->plan, ti);
+	} else {
+		tr->state = a->state;
+		if (a->state == PW_TS_SUCCESS)
+			snprintf(msg, sizeof(msg), "succeeded after %d attempt%s", a->attempt,
+				 a->attempt == 1 ? "" : "s");
+		else
+			snprintf(msg, sizeof(msg), "%s after %d attempt%s (%s)",
+				 pw_task_state_name(a->state), a->attempt,
+				 a->attempt == 1 ? "" : "s", what);
+		emit(c, PW_EV_TASK_END, a->state == PW_TS_SUCCESS ? "INFO" : "ERROR", t, a,
+		     a->state, msg, md);
+		pw_plan_finish(&c->plan, ti, a->state, on_decided, c);
+	}
+	free(md);
+}
+
+static void slot_close_fds(slot *s)
+{
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	if (s->pipe_fd >= 0)
+		close(s->pipe_fd);
+	if (s->log_fd >= 0)
+		close(s->log_fd);
+	s->pidfd = s->pipe_fd = s->log_fd = -1;
+}
+
+static void drain_pipe(slot *s)
+{
+	char buf[65536];
+	while (s->pipe_fd >= 0) {
+		ssize_t r = read(s->pipe_fd, buf, sizeof(buf));
+		if (r > 0) {
+			ssize_t off = 0;
+			while (off < r) {
+				ssize_t w = write(s->log_fd, buf + off, (size_t)(r - off));
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w <= 0)
+					break;
+				off += w;
+			}
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			close(s->pipe_fd);
+			s->pipe_fd = -1;
+		}
+		break; /* EAGAIN: nothing more for now */
+	}
+}
+
+static bool group_empty(pid_t pgid)
+{
+	return kill(-pgid, 0) < 0 && errno == ESRCH;
+}
+
+static void complete_slot(pw_run_ctx *c, size_t idx)
+{
+	slot s = c->slots[idx];
+	drain_pipe(&s);
+	slot_close_fds(&s);
+	c->slots[idx] = c->slots[--c->nslots];
+
+	pw_attempt_result *a = s.res;
+	a->duration_ms = pw_now_mono_ms() - s.start_mono;
+	a->max_rss_kb = s.ru.ru_maxrss;
+	a->cpu_user_ms = (int64_t)s.ru.ru_utime.tv_sec * 1000 + s.ru.ru_utime.tv_usec / 1000;
+	a->cpu_sys_ms = (int64_t)s.ru.ru_stime.tv_sec * 1000 + s.ru.ru_stime.tv_usec / 1000;
+	pw_failure_class cls = PW_CLASS_ERROR;
+	if (WIFEXITED(s.wstatus)) {
+		a->exit_code = WEXITSTATUS(s.wstatus);
+	} else if (WIFSIGNALED(s.wstatus)) {
+		a->signal = WTERMSIG(s.wstatus);
+	}
+	if (s.cancelled) {
+		a->state = PW_TS_CANCELLED;
+	} else if (s.timed_out) {
+		a->state = PW_TS_TIMEOUT;
+		cls = PW_CLASS_NETWORK_TIMEOUT;
+	} else if (WIFEXITED(s.wstatus) && a->exit_code == 0) {
+		a->state = PW_TS_SUCCESS;
+	} else if (WIFEXITED(s.wstatus)) {
+		a->state = PW_TS_FAILED;
+		cls = classify_exit(a->exit_code);
+	} else {
+		a->state = PW_TS_FAILED;
+		cls = PW_CLASS_WORKER_PREEMPTED;
+	}
+	task_finished(c, s.task, a, cls);
+}
+
+static void send_group(slot *s, int sig)
+{
+	if (kill(-s->pid, sig) < 0 && errno == ESRCH && !s->leader_exited)
+		kill(s->pid, sig);
+}
+
+/* Start terminating a slot: SIGTERM now, SIGKILL after the grace period. */
+static void terminate_slot(pw_run_ctx *c, slot *s, int64_t now)
+{
+	if (s->term_sent)
+		return;
+	s->term_sent = true;
+	send_group(s, SIGTERM);
+	s->kill_at = now + c->kill_grace_ms;
+	if (s->kill_at == 0)
+		s->kill_at = 1;
+	s->give_up_at = s->kill_at + KILL_GIVE_UP_MS;
+}
+
+/* ---- the loop ---- */
+
+static void reap(pw_run_ctx *c)
+{
+	for (;;) {
+		int st;
+		struct rusage ru;
+		pid_t pid = wait4(-1, &st, WNOHANG | __WALL, &ru);
+		if (pid <= 0)
+			break;
+		for (size_t i = 0; i < c->nslots; i++) {
+			slot *s = &c->slots[i];
+			if (s->pid == pid && !s->leader_exited) {
+				s->leader_exited = true;
+				s->wstatus = st;
+				s->ru = ru;
+				if (s->pidfd >= 0) {
+					close(s->pidfd);
+					s->pidfd = -1;
+				}
+				break;
+			}
+		}
+		/* Anything else was an orphaned grandchild: reaped, nothing to record. */
+	}
+}
+
+static void begin_stop(pw_run_ctx *c, int sig, int64_t now)
+{
+	if (c->stopping) {
+		/* A second signal: no more grace. */
+		for (size_t i = 0; i < c->nslots; i++) {
+			send_group(&c->slots[i], SIGKILL);
+			c->slots[i].kill_sent = true;
+		}
+		return;
+	}
+	c->stopping = true;
+	c->stop_signal = sig;
+	c->plan.cancelling = true;
+	char msg[128];
+	snprintf(msg, sizeof(msg), "received %s: stopping, terminating %zu running task%s",
+		 sig == SIGINT ? "SIGINT" : "SIGTERM", c->nslots, c->nslots == 1 ? "" : "s");
+	emit(c, PW_EV_HOOK, "WARNING", NULL, NULL, PW_TS_CANCELLED, msg, "{}");
+	for (size_t i = 0; i < c->nslots; i++) {
+		if (!c->slots[i].leader_exited)
+			c->slots[i].cancelled = true;
+		terminate_slot(c, &c->slots[i], now);
+	}
+}
+
+static void handle_signals(pw_run_ctx *c, int64_t now)
+{
+	struct signalfd_siginfo si;
+	while (read(c->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
+			begin_stop(c, (int)si.ssi_signo, now);
+	}
+}
+
+static int64_t min_deadline(int64_t a, int64_t b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
+static void run_loop(pw_run_ctx *c)
+{
+	struct pollfd *pfds = NULL;
+	size_t *pslot = NULL;
+	size_t pcap = 0, pscap = 0;
+
+	for (;;) {
+		int64_t now = pw_now_mono_ms();
+
+		/* Retries whose backoff is over go back into the ready queue. */
+		if (c->nretry) {
+			for (size_t i = 0; i < c->dag->ntasks; i++) {
+				if (c->retry_at[i] && (c->stopping || c->retry_at[i] <= now)) {
+					c->retry_at[i] = 0;
+					c->nretry--;
+					if (!c->stopping)
+						pw_plan_push_ready(&c->plan, i);
+				}
+			}
+		}
+
+		/* Fill free slots, first in file order. */
+		size_t ti;
+		while (!c->stopping && (int)c->nslots < c->max_active &&
+		       pw_plan_next_ready(&c->plan, &ti))
+			start_task(c, ti);
+
+		if (c->nslots == 0 && (c->stopping || (c->nretry == 0 && c->plan.nheap == 0)))
+			break;
+
+		/* Timeouts and kill deadlines. */
+		int64_t next = 0;
+		for (size_t i = 0; i < c->nslots; i++) {
+			slot *s = &c->slots[i];
+			if (!s->leader_exited && s->deadline && now >= s->deadline && !s->timed_out &&
+			    !s->cancelled) {
+				s->timed_out = true;
+				terminate_slot(c, s, now);
+			}
+			if (s->kill_at && now >= s->kill_at && !s->kill_sent) {
+				s->kill_sent = true;
+				send_group(s, SIGKILL);
+			}
+			if (!s->leader_exited && !s->timed_out && !s->cancelled)
+				next = min_deadline(next, s->deadline);
+			if (!s->kill_sent)
+				next = min_deadline(next, s->kill_at);
+			if (s->leader_exited)
+				next = min_deadline(next, now + DRAIN_CHECK_MS);
+		}
+		if (c->nretry)
+			for (size_t i = 0; i < c->dag->ntasks; i++)
+				next = min_deadline(next, c->retry_at[i]);
+
+		PW_GROW(pfds, pcap, 1 + 2 * c->nslots);
+		PW_GROW(pslot, pscap, 1 + 2 * c->nslots);
+		size_t np = 0;
+		pfds[np++] = (struct pollfd){.fd = c->sigfd, .events = POLLIN};
+		for (size_t i = 0; i < c->nslots; i++) {
+			if (c->slots[i].pidfd >= 0 && !c->slots[i].leader_exited) {
+				pslot[np] = i;
+				pfds[np++] = (struct pollfd){.fd = c->slots[i].pidfd, .events = POLLIN};
+			}
+			if (c->slots[i].pipe_fd >= 0) {
+				pslot[np] = i;
+				pfds[np++] = (struct pollfd){.fd = c->slots[i].pipe_fd, .events = POLLIN};
+			}
+		}
+		int timeout = -1;
+		if (next) {
+			int64_t d = next - now;
+			timeout = d < 0 ? 0 : d > INT_MAX ? INT_MAX : (int)d;
+		}
+		int pr = poll(pfds, np, timeout);
+		if (pr < 0 && errno != EINTR)
+			break;
+		now = pw_now_mono_ms();
+
+		if (pfds[0].revents)
+			handle_signals(c, now);
+		reap(c);
+		for (size_t i = 1; i < np && pr > 0; i++)
+			if (pfds[i].revents && pslot[i] < c->nslots &&
+			    pfds[i].fd == c->slots[pslot[i]].pipe_fd)
+				drain_pipe(&c->slots[pslot[i]]);
+
+		/*
+		 * Finished attempts: the leader is reaped and its group is
+		 * empty.  Whatever it left behind gets the grace period.
+		 */
+		for (size_t i = 0; i < c->nslots;) {
+			slot *s = &c->slots[i];
+			bool finished = false;
+			if (s->leader_exited) {
+				if (group_empty(s->pid))
+					finished = true;
+				else if (!s->term_sent)
+					terminate_slot(c, s, now);
+				else if (s->kill_sent && now >= s->give_up_at)
+					finished = true; /* unkillable (D state): do not hang */
+			}
+			if (finished)
+				complete_slot(c, i); /* moves the last slot into i */
+			else
+				i++;
+		}
+	}
+	free(pfds);
+	free(pslot);
+}
+
+/* ---- hooks ---- */
+
+static void hook_notice(void *payload, const char *message)
+{
+	pw_run_ctx *c = payload;
+	emit(c, PW_EV_HOOK, "INFO", NULL, NULL, PW_TS_COUNT, message, "{}");
+}
+
+static void run_hooks(pw_run_ctx *c, bool success, const char *status)
+{
+	pw_strbuf summary = PW_STRBUF_INIT, failed = PW_STRBUF_INIT;
+	size_t counts[PW_TS_COUNT] = {0};
+	for (size_t i = 0; i < c->dag->ntasks; i++) {
+		pw_task_state st = c->plan.state[i];
+		counts[st]++;
+		if (pw_task_state_failed(st) && st != PW_TS_UPSTREAM_FAILED) {
+			if (failed.len)
+				pw_strbuf_addc(&failed, ',');
+			pw_strbuf_adds(&failed, c->dag->tasks[i].task_id);
+		}
+	}
+	pw_strbuf_addf(&summary, "run %s of %s: %s (", c->res->run_id, c->dag->dag_id, status);
+	bool first = true;
+	for (int st = PW_TS_SUCCESS; st < PW_TS_COUNT; st++) {
+		if (!counts[st])
+			continue;
+		pw_strbuf_addf(&summary, "%s%zu %s", first ? "" : ", ", counts[st],
+			       pw_task_state_name(st));
+		first = false;
+	}
+	pw_strbuf_addc(&summary, ')');
+	pw_hook_info info = {success, status, summary.buf, failed.buf ? failed.buf : "",
+			     c->res->workspace, c->base_env.v};
+	pw_envlist_array(&c->base_env);
+	pw_hooks_run(c->dag, &info, hook_notice, c);
+	pw_strbuf_release(&summary);
+	pw_strbuf_release(&failed);
+}
+
+/* ---- setup ---- */
+
+static char *default_actor(void)
+{
+	char host[256] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	struct passwd *pw = getpwuid(getuid());
+	return pw_xasprintf("%s@%s", pw ? pw->pw_name : "unknown", host);
+}
+
+static int make_workspace(pw_run_ctx *c, const pw_run_opts *o, char *err, size_t errsize)
+{
+	pw_run_result *r = c->res;
+	char *ws = NULL;
+	if (o->workspace) {
+		ws = pw_xstrdup(o->workspace);
+	} else {
+		for (int n = 1;; n++) {
+			char *cand = n == 1 ? pw_xasprintf("runs/%s/%s", c->dag->dag_id, r->run_id)
+					    : pw_xasprintf("runs/%s/%s_%d", c->dag->dag_id,
+							   r->run_id, n);
+			struct stat st;
+			if (stat(cand, &st) < 0) {
+				if (n > 1 && !o->run_id) {
+					free(r->run_id);
+					r->run_id = pw_xstrdup(strrchr(cand, '/') + 1);
+				}
+				ws = cand;
+				break;
+			}
+			free(cand);
+			if (o->run_id) {
+				/* An explicit run id reuses its workspace. */
+				ws = pw_xasprintf("runs/%s/%s", c->dag->dag_id, r->run_id);
+				break;
+			}
+		}
+	}
+	int e = pw_mkdir_p(ws, 0755);
+	char *logs = pw_xasprintf("%s/logs", ws);
+	if (!e)
+		e = pw_mkdir_p(logs, 0755);
+	free(logs);
+	if (e) {
+		snprintf(err, errsize, "cannot create workspace %s: %s", ws, strerror(-e));
+		free(ws);
+		return e;
+	}
+	char *abs = realpath(ws, NULL);
+	free(ws);
+	if (!abs) {
+		snprintf(err, errsize, "cannot resolve workspace: %s", strerror(errno));
+		return -errno;
+	}
+	r->workspace = abs;
+	return 0;
+}
+
+int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *observers,
+	       size_t nobservers, pw_run_result *result, char *err, size_t errsize)
+{
+	pw_run_ctx ctx, *c = &ctx;
+	memset(c, 0, sizeof(*c));
+	memset(result, 0, sizeof(*result));
+	c->dag = dag;
+	c->opts = o;
+	c->res = result;
+	c->obs = observers;
+	c->nobs = nobservers;
+	c->sigfd = -1;
+	c->start_mono = pw_now_mono_ms();
+
+	int64_t logical = o->logical_date_set ? o->logical_date_s : pw_now_wall_ms() / 1000;
+	pw_format_iso8601(logical, result->logical_date, sizeof(result->logical_date));
+	c->logical_iso = result->logical_date;
+	memcpy(c->ds, result->logical_date, 10);
+	c->ds[10] = '\0';
+	if (o->seed_set) {
+		result->seed = o->seed;
+	} else {
+		char *k = pw_xasprintf("%s@%s", dag->dag_id, result->logical_date);
+		result->seed = pw_hash_str(k) & 0x7fffffff;
+		free(k);
+	}
+	snprintf(c->seed_str, sizeof(c->seed_str), "%" PRIu64, result->seed);
+	c->rng = result->seed;
+
+	if (o->run_id) {
+		result->run_id = pw_xstrdup(o->run_id);
+	} else {
+		time_t tt = (time_t)logical;
+		struct tm tm;
+		gmtime_r(&tt, &tm);
+		result->run_id = pw_xasprintf("%s_%04d%02d%02d_%02d%02d%02d", dag->dag_id,
+					      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+					      tm.tm_hour, tm.tm_min, tm.tm_sec);
+	}
+	result->ntasks = dag->ntasks;
+	result->tasks = pw_xcalloc(dag->ntasks, sizeof(*result->tasks));
+
+	int e = make_workspace(c, o, err, errsize);
+	if (e)
+		return e;
+
+	c->max_active = o->max_active > 0 ? o->max_active : dag->max_active_tasks;
+	if (c->max_active <= 0)
+		c->max_active = 10;
+	c->kill_grace_ms = o->kill_grace_ms >= 0 ? o->kill_grace_ms : dag->kill_grace_ms;
+	if (c->kill_grace_ms < 0)
+		c->kill_grace_ms = 10000;
+	c->retry_at = pw_xcalloc(dag->ntasks, sizeof(*c->retry_at));
+
+	pw_envlist_from_environ(&c->base_env, environ);
+	pw_envlist_set(&c->base_env, "PITWALL_DAG_ID", dag->dag_id);
+	pw_envlist_set(&c->base_env, "PITWALL_RUN_ID", result->run_id);
+	pw_envlist_set(&c->base_env, "PITWALL_LOGICAL_DATE", result->logical_date);
+	pw_envlist_set(&c->base_env, "PITWALL_WORKSPACE", result->workspace);
+	pw_envlist_set(&c->base_env, "PITWALL_SEED", c->seed_str);
+	pw_envlist_set(&c->base_env, "PITWALL_DAG_DIR", dag->dir ? dag->dir : ".");
+
+	/* Signals arrive through the signalfd only; children get defaults back. */
+	sigset_t mask, oldmask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, &oldmask);
+	c->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	struct sigaction old_pipe, ign = {.sa_handler = SIG_IGN};
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+	pw_plan_init(&c->plan, dag);
+	char *actor = o->actor ? pw_xstrdup(o->actor) : default_actor();
+	pw_strbuf md = PW_STRBUF_INIT;
+	pw_strbuf_adds(&md, "{\"dag_id\":");
+	pw_strbuf_add_json_str(&md, dag->dag_id);
+	pw_strbuf_adds(&md, ",\"logical_date\":");
+	pw_strbuf_add_json_str(&md, result->logical_date);
+	pw_strbuf_addf(&md, ",\"seed\":%" PRIu64 ",\"tasks\":%zu,\"max_active_tasks\":%d",
+		       result->seed, dag->ntasks, c->max_active);
+	pw_strbuf_adds(&md, ",\"workspace\":");
+	pw_strbuf_add_json_str(&md, result->workspace);
+	pw_strbuf_adds(&md, ",\"actor\":");
+	pw_strbuf_add_json_str(&md, actor);
+	pw_strbuf_adds(&md, ",\"dag_file\":");
+	pw_strbuf_add_json_str(&md, dag->path ? dag->path : "");
+	pw_strbuf_addc(&md, '}');
+	char msg[256];
+	snprintf(msg, sizeof(msg), "run %s of %s started (%zu tasks)", result->run_id, dag->dag_id,
+		 dag->ntasks);
+	emit(c, PW_EV_DAG_RUN_START, "INFO", NULL, NULL, PW_TS_RUNNING, msg, md.buf);
+	pw_strbuf_release(&md);
+	free(actor);
+
+	pw_plan_start(&c->plan, on_decided, c);
+	run_loop(c);
+	pw_plan_cancel_rest(&c->plan, on_decided, c);
+
+	for (size_t i = 0; i < dag->ntasks; i++) {
+		pw_task_state st = c->plan.state[i];
+		result->tasks[i].state = st;
+		result->counts[st]++;
+	}
+	result->duration_ms = pw_now_mono_ms() - c->start_mono;
+	result->interrupted_by = c->stop_signal;
+	bool failed = false;
+	for (size_t i = 0; i < dag->ntasks; i++)
+		if (pw_task_state_failed(result->tasks[i].state))
+			failed = true;
+	result->exit_code = c->stop_signal ? 128 + c->stop_signal : failed ? 1 : 0;
+
+	const char *status0 = c->stop_signal ? "cancelled" : failed ? "failed" : "success";
+	if (!c->stop_signal)
+		run_hooks(c, !failed, status0);
+
+	pw_strbuf end = PW_STRBUF_INIT;
+	const char *status = c->stop_signal ? "cancelled" : failed ? "failed" : "success";
+	pw_strbuf_addf(&end, "{\"status\":\"%s\",\"duration_ms\":%" PRId64 ",\"exit_code\":%d",
+		       status, result->duration_ms, result->exit_code);
+	for (int s = PW_TS_SUCCESS; s < PW_TS_COUNT; s++)
+		if (result->counts[s])
+			pw_strbuf_addf(&end, ",\"%s\":%zu", pw_task_state_name(s),
+				       result->counts[s]);
+	pw_strbuf_addc(&end, '}');
+	snprintf(msg, sizeof(msg), "run %s %s", result->run_id, status);
+	emit(c, PW_EV_DAG_RUN_END, failed || c->stop_signal ? "ERROR" : "INFO", NULL, NULL,
+	     PW_TS_COUNT, msg, end.buf);
+	pw_strbuf_release(&end);
+
+	/* Anything still in our care (an unkillable straggler) is reaped if it can be. */
+	reap(c);
+	pw_plan_release(&c->plan);
+	close(c->sigfd);
+	c->sigfd = -1;
+	free(c->slots);
+	free(c->retry_at);
+	pw_envlist_release(&c->base_env);
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	/* A signal that came after the loop must not kill us before the summary. */
+	handle_signals(c, pw_now_mono_ms());
+	if (c->stopping && !result->interrupted_by) {
+		result->interrupted_by = c->stop_signal;
+		result->exit_code = 128 + c->stop_signal;
+	}
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	return 0;
+}
+
+void pw_run_result_release(pw_run_result *r)
+{
+	for (size_t i = 0; i < r->ntasks; i++) {
+		for (size_t j = 0; j < r->tasks[i].nattempts; j++) {
+			free(r->tasks[i].attempts[j].log_path);
+			free(r->tasks[i].attempts[j].error);
+		}
+		free(r->tasks[i].attempts);
+	}
+	free(r->tasks);
+	free(r->run_id);
+	free(r->workspace);
+	memset(r, 0, sizeof(*r));
+}
