@@ -54,6 +54,8 @@ typedef struct {
 	int64_t cpu_user_ms, cpu_sys_ms;
 	int pid;
 	char *log_path; /* relative to the workspace */
+	int64_t log_size;
+	char log_sha256[65]; /* of the log once the attempt ended */
 	char *error;    /* exec failure and the like; NULL otherwise */
 } pw_attempt_result;
 
@@ -87,6 +89,7 @@ typedef enum {
 	PW_EV_TASK_END,
 	PW_EV_DAG_RUN_END,
 	PW_EV_HOOK,
+	PW_EV_LINEAGE, /* inputs when a task starts; inputs and outputs after it succeeds */
 } pw_event_type;
 
 typedef struct {
@@ -98,6 +101,7 @@ typedef struct {
 	const char *metadata_json; /* a JSON object */
 	const pw_attempt_result *attempt; /* task_start / task_end / task_retry */
 	pw_task_state state; /* task_end */
+	const char *image_digest; /* "sha256:..." of the executable or image, or NULL */
 } pw_event;
 
 typedef struct pw_run_ctx pw_run_ctx;
@@ -105,7 +109,12 @@ typedef struct pw_run_ctx pw_run_ctx;
 typedef struct {
 	void (*event)(void *payload, const pw_run_ctx *ctx, const pw_event *ev);
 	void *payload;
+	/* Called before the loop sleeps and when the run ends: write what is batched. */
+	void (*flush)(void *payload);
 } pw_run_observer;
+
+/* Start time of a process (clock ticks since boot, /proc/PID/stat field 22), 0 if gone. */
+unsigned long long pw_proc_start_time(int pid);
 
 /* Read-only view of a run in progress, for observers. */
 const pw_dag *pw_run_ctx_dag(const pw_run_ctx *ctx);

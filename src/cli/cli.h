@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "pitwall/audit.h"
 #include "pitwall/dag.h"
 
 /* Exit codes (docs/cli.md). */
@@ -28,6 +29,14 @@ int pw_cmd_validate(int argc, char **argv);
 int pw_cmd_plan(int argc, char **argv);
 int pw_cmd_graph(int argc, char **argv);
 int pw_cmd_run(int argc, char **argv);
+int pw_cmd_status(int argc, char **argv);
+int pw_cmd_history(int argc, char **argv);
+int pw_cmd_logs(int argc, char **argv);
+int pw_cmd_audit(int argc, char **argv);
+int pw_cmd_lineage(int argc, char **argv);
+
+/* Open the audit store (--store URL, else PITWALL_STORE, else the SQLite default). */
+pw_audit_store *pw_cli_open_store(const char *cmd, const char *url);
 
 /* Print "pitwall CMD: message" and a pointer to help; returns PW_EXIT_USAGE. */
 int pw_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

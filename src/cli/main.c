@@ -34,8 +34,36 @@ static const pw_cli_command commands[] = {
 	 "  --kill-grace DURATION     SIGTERM-to-SIGKILL grace (default: kill_grace, 10s)\n"
 	 "  -q, --quiet               no events on stderr, summary only\n"
 	 "\n"
+	 "  --store URL               audit store (default: PITWALL_STORE, else\n"
+	 "                            .pitwall/audit.db under PITWALL_HOME or here)\n"
+	 "  --no-store                do not record the run in the audit store\n"
+	 "  --actor NAME              who started the run (default user@host)\n"
+	 "\n"
 	 "Exit: 0 success, 1 a task failed, 2 invalid DAG, 130/143 interrupted.\n"
 	 "Logs: <workspace>/logs/<task_id>.<attempt>.log; result: <workspace>/run.json\n"},
+	{"status", pw_cmd_status, "show a run's state from the audit record",
+	 "usage: pitwall status RUN_ID [--json] [--store URL]\n"
+	 "\n"
+	 "Per task: state, attempts, duration, exit code.  A run whose pitwall process\n"
+	 "is gone without recording its end shows as interrupted.\n"},
+	{"history", pw_cmd_history, "list recent runs",
+	 "usage: pitwall history [DAG_ID] [--limit N] [--json] [--store URL]\n"},
+	{"logs", pw_cmd_logs, "print a task attempt's log",
+	 "usage: pitwall logs RUN_ID TASK_ID [--attempt N] [--store URL]\n"
+	 "\n"
+	 "Prints the log of the last (or the given) attempt, and warns when the file no\n"
+	 "longer matches the sha256 recorded when the attempt ended.\n"},
+	{"audit", pw_cmd_audit, "query or verify the audit table",
+	 "usage: pitwall audit query [--run ID] [--task ID] [--dag ID] [--event TYPE]\n"
+	 "                           [--since ISO8601] [--limit N] [--json] [--store URL]\n"
+	 "       pitwall audit verify [--json] [--store URL]\n"
+	 "\n"
+	 "verify recomputes the hash chain and names the first bad row; exit 1 if broken.\n"},
+	{"lineage", pw_cmd_lineage, "show where an artifact came from",
+	 "usage: pitwall lineage PATH [--run ID] [--json] [--store URL]\n"
+	 "\n"
+	 "PATH is relative to the run workspace (or an absolute path inside one).  Prints\n"
+	 "the task, run and git commit that produced it, and its inputs, recursively.\n"},
 };
 
 const pw_cli_command *pw_cli_find(const char *name)
@@ -77,6 +105,11 @@ bool pw_cli_opt(int argc, char **argv, int *i, const char *s, const char *l, con
 	size_t ll = l ? strlen(l) : 0;
 	if (l && strncmp(a, l, ll) == 0 && a[ll] == '=') {
 		*val = a + ll + 1;
+		return true;
+	}
+	/* -j4 as well as -j 4 */
+	if (s && strlen(s) == 2 && strncmp(a, s, 2) == 0 && a[2]) {
+		*val = a + 2;
 		return true;
 	}
 	if (!pw_cli_flag(argv, *i, s, l))

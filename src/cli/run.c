@@ -6,13 +6,14 @@
 
 #include "cli/cli.h"
 #include "exec/events.h"
+#include "pitwall/recorder.h"
 #include "pitwall/run.h"
 
 int pw_cmd_run(int argc, char **argv)
 {
 	pw_run_opts o = PW_RUN_OPTS_INIT;
-	const char *file = NULL, *v;
-	bool quiet = false;
+	const char *file = NULL, *v, *store_url = NULL;
+	bool quiet = false, no_store = false;
 	for (int i = 1; i < argc; i++) {
 		if (pw_cli_opt(argc, argv, &i, "-j", "--jobs", &v)) {
 			char *end;
@@ -58,6 +59,16 @@ int pw_cmd_run(int argc, char **argv)
 				return pw_cli_usage_error("run",
 							  "--kill-grace needs a duration, e.g. 10s");
 			o.kill_grace_ms = ms;
+		} else if (pw_cli_opt(argc, argv, &i, NULL, "--store", &v)) {
+			if (!v || !*v)
+				return pw_cli_usage_error("run", "--store needs a URL or path");
+			store_url = v;
+		} else if (pw_cli_flag(argv, i, NULL, "--no-store")) {
+			no_store = true;
+		} else if (pw_cli_opt(argc, argv, &i, NULL, "--actor", &v)) {
+			if (!v || !*v)
+				return pw_cli_usage_error("run", "--actor needs a name");
+			o.actor = v;
 		} else if (pw_cli_flag(argv, i, "-q", "--quiet")) {
 			quiet = true;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
@@ -77,12 +88,40 @@ int pw_cmd_run(int argc, char **argv)
 	if (!dag)
 		return PW_EXIT_INVALID;
 
+	pw_audit_store *store = NULL;
+	pw_recorder rec;
+	bool recording = false;
+	if (!no_store) {
+		pw_strbuf serr = PW_STRBUF_INIT;
+		if (pw_audit_open(&store, store_url, &serr) != 0) {
+			fprintf(stderr, "pitwall run: %s\n  hint: check --store / PITWALL_STORE, or run with --no-store\n",
+				serr.buf ? serr.buf : "cannot open the audit store");
+			pw_strbuf_release(&serr);
+			pw_dag_free(dag);
+			return PW_EXIT_SOFTWARE;
+		}
+		pw_strbuf_release(&serr);
+		pw_recorder_init(&rec, store, dag, o.actor);
+		recording = true;
+	}
+
 	pw_log_observer lo;
 	pw_log_observer_init(&lo, o.log_format, stderr);
-	pw_run_observer obs[] = {{pw_log_observer_event, &lo}};
+	pw_run_observer obs[2] = {{pw_log_observer_event, &lo, NULL}};
+	size_t nobs = 1;
+	if (recording)
+		obs[nobs++] = (pw_run_observer){pw_recorder_event, &rec, pw_recorder_flush};
 	pw_run_result res;
 	char err[512] = "";
-	int rc = pw_run_dag(dag, &o, obs, PW_ARRAY_SIZE(obs), &res, err, sizeof(err));
+	int rc = pw_run_dag(dag, &o, obs, nobs, &res, err, sizeof(err));
+	if (recording) {
+		pw_recorder_flush(&rec);
+		if (rec.failures)
+			fprintf(stderr, "pitwall run: warning: %d audit write%s failed (see above)\n",
+				rec.failures, rec.failures == 1 ? "" : "s");
+		pw_recorder_release(&rec);
+		pw_audit_close(store);
+	}
 	if (rc != 0) {
 		fprintf(stderr, "pitwall run: %s\n", err);
 		pw_run_result_release(&res);

@@ -32,6 +32,7 @@ typedef struct ynode ynode;
 struct ynode {
 	uint8_t kind;	/* ynode_kind */
 	uint8_t quoted; /* scalar: not plain (quoted, literal or folded) */
+	uint8_t bad;	/* stands in for a reported error (bad alias): say nothing more */
 	uint32_t n;	/* scalar: length; seq: items; map: pairs */
 	int line, col;	/* 1-based */
 	union {

@@ -11,6 +11,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dag/dag_internal.h"
@@ -48,6 +50,8 @@ static void err_at(struct cx *c, const ynode *at, const char *hint, const char *
 static void err_at(struct cx *c, const ynode *at, const char *hint, const char *fmt, ...)
 {
 	va_list ap;
+	if (at && yderef(at)->bad)
+		return;
 	va_start(ap, fmt);
 	cdiag(c, PW_DIAG_ERROR, at ? at->line : 0, at ? at->col : 0, hint, fmt, ap);
 	va_end(ap);
@@ -270,8 +274,9 @@ static const char placeholder_hint[] =
  * positions go to *locs (tmp arena) when asked.  Returns false (and
  * reports) when v is not a list.
  */
-static bool want_str_list(struct cx *c, const char *what, const ynode *v, const char ***out,
-			  size_t *nout, pw_loc **locs, const char *scalar_hint)
+static bool want_str_list_in(struct cx *c, pw_arena *a, const char *what, const ynode *v,
+			     const char ***out, size_t *nout, pw_loc **locs,
+			     const char *scalar_hint)
 {
 	const ynode *d = yderef(v);
 	*out = NULL;
@@ -279,7 +284,7 @@ static bool want_str_list(struct cx *c, const char *what, const ynode *v, const 
 	if (locs)
 		*locs = NULL;
 	if (!d || pw_ynode_is_null(d)) {
-		*out = pw_arena_calloc(&c->dag->arena, sizeof(char *));
+		*out = pw_arena_calloc(a, sizeof(char *));
 		return true;
 	}
 	if (d->kind != YN_SEQ) {
@@ -287,7 +292,7 @@ static bool want_str_list(struct cx *c, const char *what, const ynode *v, const 
 		       "%s: expected a list of strings, got %s", what, pw_ynode_type_name(d));
 		return false;
 	}
-	const char **arr = pw_arena_alloc(&c->dag->arena, (d->n + 1) * sizeof(*arr));
+	const char **arr = pw_arena_alloc(a, (d->n + 1) * sizeof(*arr));
 	pw_loc *l = locs ? pw_arena_alloc(c->tmp, (d->n + 1) * sizeof(*l)) : NULL;
 	size_t k = 0;
 	for (size_t i = 0; i < d->n; i++) {
@@ -314,6 +319,12 @@ static bool want_str_list(struct cx *c, const char *what, const ynode *v, const 
 	if (locs)
 		*locs = l;
 	return true;
+}
+
+static bool want_str_list(struct cx *c, const char *what, const ynode *v, const char ***out,
+			  size_t *nout, pw_loc **locs, const char *scalar_hint)
+{
+	return want_str_list_in(c, &c->dag->arena, what, v, out, nout, locs, scalar_hint);
 }
 
 /* The text of a scalar for number-like values; NULL after reporting otherwise. */
@@ -446,6 +457,46 @@ static bool want_duration(struct cx *c, const char *what, const ynode *v, int mo
 	}
 	*out = ms;
 	return true;
+}
+
+/*
+ * One of a fixed set of names (trigger rules, executors, actions).
+ * Returns its index, or -1 when v is null or not one of them (reported,
+ * with the closest name when there is one).
+ */
+static int pick_name(struct cx *c, const char *what, const ynode *v, const char *const *names,
+		     size_t n)
+{
+	const char *s = want_string(c, what, v);
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return (int)i;
+	pw_strbuf sb = PW_STRBUF_INIT;
+	pw_strbuf_addf(&sb, "%s is one of: ", what);
+	for (size_t i = 0; i < n; i++)
+		pw_strbuf_addf(&sb, "%s%s", i ? ", " : "", names[i]);
+	const char *dym = pw_did_you_mean(s, names, n);
+	if (dym)
+		err_at(c, v, sb.buf, "unknown %s '%s' (did you mean '%s'?)", what, s, dym);
+	else
+		err_at(c, v, sb.buf, "unknown %s '%s'", what, s);
+	pw_strbuf_release(&sb);
+	return -1;
+}
+
+/* A backoff multiplier: a number >= 1. */
+static void want_backoff(struct cx *c, const char *what, const ynode *v, double *out)
+{
+	double b;
+	if (!want_number(c, what, v, &b))
+		return;
+	if (b < 1)
+		err_at(c, v, "1 keeps the delay constant; 2 doubles it",
+		       "%s must be at least 1, got %s", what, yderef(v)->u.str);
+	else
+		*out = b;
 }
 
 /* ---- top level and task key tables ---- */
@@ -768,10 +819,10 @@ static bool parse_cpu(const char *s, double *out)
 	return true;
 }
 
-static void parse_resources(struct cx *c, const ynode *v, pw_resources *r)
+static void parse_resources(struct cx *c, const ynode *key, const ynode *v, pw_resources *r)
 {
 	const ynode *d = yderef(v);
-	r->loc = loc_of(v);
+	r->loc = loc_of(key);
 	if (pw_ynode_is_null(d))
 		return;
 	if (d->kind != YN_MAP) {
@@ -841,8 +892,8 @@ static bool parse_command(struct cx *c, const char *what, const ynode *v, const 
 			       "%s is empty", what);
 		return false;
 	}
-	if (!**argv) {
-		err_at(c, v, "the first item is the program to run",
+	if (!(*argv)[0][0]) {
+		err_at(c, yderef(v)->u.kids[0], "the first item is the program to run",
 		       "%s: the program name is empty", what);
 		return false;
 	}
@@ -901,26 +952,9 @@ static void parse_hook(struct cx *c, const char *what, const ynode *v, pw_hook *
 	bool runs = val[HK_COMMAND] || val[HK_SHELL];
 	if (val[HK_ACTION]) {
 		w = pw_arena_sprintf(c->tmp, "%s.action", what);
-		const char *a = want_string(c, w, val[HK_ACTION]);
-		if (a) {
-			size_t i;
-			for (i = 0; i < PW_ARRAY_SIZE(actions); i++)
-				if (!strcmp(a, actions[i]))
-					break;
-			if (i == PW_ARRAY_SIZE(actions)) {
-				const char *dym =
-				    pw_did_you_mean(a, actions, PW_ARRAY_SIZE(actions));
-				if (dym)
-					err_at(c, val[HK_ACTION], "actions: log, notify, command",
-					       "%s: unknown action '%s' (did you mean '%s'?)", what,
-					       a, dym);
-				else
-					err_at(c, val[HK_ACTION], "actions: log, notify, command",
-					       "%s: unknown action '%s'", what, a);
-			} else {
-				h->action = actions[i];
-			}
-		}
+		int i = pick_name(c, w, val[HK_ACTION], actions, PW_ARRAY_SIZE(actions));
+		if (i >= 0)
+			h->action = actions[i];
 	} else if (runs) {
 		h->action = "command";
 	} else {
@@ -944,10 +978,10 @@ static void parse_deps(struct cx *c, pw_task *t, const ynode *req, const ynode *
 	pw_loc *rl = NULL, *ol = NULL;
 	const char *dep_hint = "write a list of task ids: dependencies: [extract, clean]";
 	if (req)
-		want_str_list(c, "dependencies", req, &r, &nr, &rl, dep_hint);
+		want_str_list_in(c, c->tmp, "dependencies", req, &r, &nr, &rl, dep_hint);
 	if (opt)
-		want_str_list(c, "optional_dependencies", opt, &o, &no, &ol,
-			      "write a list of task ids: optional_dependencies: [extract]");
+		want_str_list_in(c, c->tmp, "optional_dependencies", opt, &o, &no, &ol,
+				 "write a list of task ids: optional_dependencies: [extract]");
 	t->ndeps = 0;
 	t->deps = pw_arena_alloc(&c->dag->arena, (nr + no ? nr + no : 1) * sizeof(pw_dep));
 
@@ -989,6 +1023,59 @@ static void parse_deps(struct cx *c, pw_task *t, const ynode *req, const ynode *
 		}
 	}
 	pw_strmap_release(&seen);
+}
+
+/*
+ * retry_policy: the spec's spelling of retries and retry_delay, plus the
+ * backoff settings.  A value given both here and as a task key is an
+ * error (which one was meant?).  task_vals are the task's own keys.
+ */
+static void parse_retry_policy(struct cx *c, pw_task *t, const ynode *v,
+			       const ynode *const *task_vals)
+{
+	const ynode *d = yderef(v);
+	if (pw_ynode_is_null(d))
+		return;
+	if (d->kind != YN_MAP) {
+		err_at(c, v, "write retry_policy: {max_retries: 3, retry_delay: 60s}",
+		       "retry_policy: expected a mapping, got %s", pw_ynode_type_name(d));
+		return;
+	}
+	const ynode *k[NPOLICY_KEYS], *pv[NPOLICY_KEYS];
+	collect(c, d, policy_keys, NPOLICY_KEYS, k, pv, " in retry_policy", NULL, false);
+	static const struct {
+		int pol, task;
+	} clash[] = {
+	    {RP_MAX_RETRIES, TK_RETRIES},
+	    {RP_RETRY_DELAY, TK_RETRY_DELAY},
+	    {RP_RETRY_ON, TK_RETRY_ON},
+	    {RP_NO_RETRY_ON, TK_NO_RETRY_ON},
+	};
+	for (size_t i = 0; i < PW_ARRAY_SIZE(clash); i++) {
+		if (!pv[clash[i].pol] || !task_vals[clash[i].task])
+			continue;
+		err_at(c, k[clash[i].pol], "give it in one place only",
+		       "task '%s' has both %s and retry_policy.%s", t->task_id,
+		       task_keys[clash[i].task].name, policy_keys[clash[i].pol].name);
+		pv[clash[i].pol] = NULL;
+	}
+	if (pv[RP_MAX_RETRIES])
+		want_int(c, "retry_policy.max_retries", pv[RP_MAX_RETRIES], 0, INT_MAX,
+			 &t->retries);
+	if (pv[RP_RETRY_DELAY])
+		want_duration(c, "retry_policy.retry_delay", pv[RP_RETRY_DELAY], DUR_NONNEG,
+			      &t->retry_delay_ms);
+	if (pv[RP_BACKOFF])
+		want_backoff(c, "retry_policy.backoff_multiplier", pv[RP_BACKOFF],
+			     &t->retry_backoff);
+	if (pv[RP_MAX_RETRY_DELAY])
+		want_duration(c, "retry_policy.max_retry_delay", pv[RP_MAX_RETRY_DELAY], DUR_NONNEG,
+			      &t->max_retry_delay_ms);
+	if (pv[RP_RETRY_ON])
+		parse_retry_match(c, "retry_policy.retry_on", pv[RP_RETRY_ON], &t->retry_on);
+	if (pv[RP_NO_RETRY_ON])
+		parse_retry_match(c, "retry_policy.no_retry_on", pv[RP_NO_RETRY_ON],
+				  &t->no_retry_on);
 }
 
 /* Returns whether the task has an id of its own (a stand-in is used otherwise). */
@@ -1056,29 +1143,10 @@ static bool parse_task(struct cx *c, const ynode *node, pw_task *t, size_t index
 	parse_deps(c, t, v[TK_DEPENDENCIES], v[TK_OPTIONAL_DEPENDENCIES]);
 
 	if (v[TK_TRIGGER_RULE]) {
-		const char *s = want_string(c, "trigger_rule", v[TK_TRIGGER_RULE]);
-		if (s) {
-			size_t i;
-			for (i = 0; i < pw_trigger_rule_count; i++)
-				if (!strcmp(s, pw_trigger_rule_names[i]))
-					break;
-			if (i < pw_trigger_rule_count) {
-				t->trigger_rule = (pw_trigger_rule)i;
-			} else {
-				const char *dym = pw_did_you_mean(s, pw_trigger_rule_names,
-								  pw_trigger_rule_count);
-				const char *hint =
-				    "trigger rules: all_success, all_done, one_success, "
-				    "none_failed, all_failed";
-				if (dym)
-					err_at(c, v[TK_TRIGGER_RULE], hint,
-					       "unknown trigger_rule '%s' (did you mean '%s'?)", s,
-					       dym);
-				else
-					err_at(c, v[TK_TRIGGER_RULE], hint,
-					       "unknown trigger_rule '%s'", s);
-			}
-		}
+		int r = pick_name(c, "trigger_rule", v[TK_TRIGGER_RULE], pw_trigger_rule_names,
+				  pw_trigger_rule_count);
+		if (r >= 0)
+			t->trigger_rule = (pw_trigger_rule)r;
 	}
 
 	if (v[TK_TIMEOUT])
@@ -1092,69 +1160,8 @@ static bool parse_task(struct cx *c, const ynode *node, pw_task *t, size_t index
 	if (v[TK_NO_RETRY_ON])
 		parse_retry_match(c, "no_retry_on", v[TK_NO_RETRY_ON], &t->no_retry_on);
 
-	if (v[TK_RETRY_POLICY]) {
-		const ynode *pd = yderef(v[TK_RETRY_POLICY]);
-		if (pd->kind != YN_MAP && !pw_ynode_is_null(pd)) {
-			err_at(c, v[TK_RETRY_POLICY],
-			       "write retry_policy: {max_retries: 3, retry_delay: 60s}",
-			       "retry_policy: expected a mapping, got %s", pw_ynode_type_name(pd));
-		} else if (pd->kind == YN_MAP) {
-			const ynode *pk[NPOLICY_KEYS], *pv[NPOLICY_KEYS];
-			collect(c, pd, policy_keys, NPOLICY_KEYS, pk, pv, " in retry_policy", NULL,
-				false);
-			static const struct {
-				int pol, task;
-				const char *task_key;
-			} clash[] = {
-			    {RP_MAX_RETRIES, TK_RETRIES, "retries"},
-			    {RP_RETRY_DELAY, TK_RETRY_DELAY, "retry_delay"},
-			    {RP_RETRY_ON, TK_RETRY_ON, "retry_on"},
-			    {RP_NO_RETRY_ON, TK_NO_RETRY_ON, "no_retry_on"},
-			};
-			bool skip[NPOLICY_KEYS] = {false};
-			for (size_t i = 0; i < PW_ARRAY_SIZE(clash); i++) {
-				if (!pv[clash[i].pol] || !v[clash[i].task])
-					continue;
-				skip[clash[i].pol] = true;
-				err_at(c, pk[clash[i].pol], "give it in one place only",
-				       "task '%s' has both %s and retry_policy.%s", tid,
-				       clash[i].task_key, policy_keys[clash[i].pol].name);
-			}
-			if (pv[RP_MAX_RETRIES] && !skip[RP_MAX_RETRIES])
-				want_int(c, "retry_policy.max_retries", pv[RP_MAX_RETRIES], 0,
-					 INT_MAX, &t->retries);
-			if (pv[RP_RETRY_DELAY] && !skip[RP_RETRY_DELAY])
-				want_duration(c, "retry_policy.retry_delay", pv[RP_RETRY_DELAY],
-					      DUR_NONNEG, &t->retry_delay_ms);
-			if (pv[RP_BACKOFF]) {
-				double b;
-				if (want_number(c, "retry_policy.backoff_multiplier",
-						pv[RP_BACKOFF], &b)) {
-					if (b < 1)
-						err_at(c, pv[RP_BACKOFF],
-						       "1 keeps the delay constant; 2 doubles it",
-						       "retry_policy.backoff_multiplier must be at "
-						       "least "
-						       "1, got %s",
-						       yderef(pv[RP_BACKOFF])->u.str);
-					else
-						t->retry_backoff = b;
-				}
-			}
-			if (pv[RP_MAX_RETRY_DELAY]) {
-				int64_t ms;
-				if (want_duration(c, "retry_policy.max_retry_delay",
-						  pv[RP_MAX_RETRY_DELAY], DUR_NONNEG, &ms))
-					t->max_retry_delay_ms = ms;
-			}
-			if (pv[RP_RETRY_ON] && !skip[RP_RETRY_ON])
-				parse_retry_match(c, "retry_policy.retry_on", pv[RP_RETRY_ON],
-						  &t->retry_on);
-			if (pv[RP_NO_RETRY_ON] && !skip[RP_NO_RETRY_ON])
-				parse_retry_match(c, "retry_policy.no_retry_on", pv[RP_NO_RETRY_ON],
-						  &t->no_retry_on);
-		}
-	}
+	if (v[TK_RETRY_POLICY])
+		parse_retry_policy(c, t, v[TK_RETRY_POLICY], v);
 
 	if (v[TK_ENV])
 		parse_env(c, "env", v[TK_ENV], &t->env, &t->nenv);
@@ -1173,7 +1180,7 @@ static bool parse_task(struct cx *c, const ynode *node, pw_task *t, size_t index
 		want_str_list(c, "outputs", v[TK_OUTPUTS], &t->outputs, &t->noutputs, NULL,
 			      "write a list: outputs: [\"clean/laps.csv\"]");
 	if (v[TK_RESOURCES])
-		parse_resources(c, v[TK_RESOURCES], &t->resources);
+		parse_resources(c, k[TK_RESOURCES], v[TK_RESOURCES], &t->resources);
 	if (v[TK_CONTAINER]) {
 		const char *s = want_string(c, "container", v[TK_CONTAINER]);
 		if (s && !*s)
@@ -1184,26 +1191,12 @@ static bool parse_task(struct cx *c, const ynode *node, pw_task *t, size_t index
 	t->executor = "local";
 	if (v[TK_EXECUTOR]) {
 		static const char *const execs[] = {"local", "container", "slurm"};
-		const char *s = want_string(c, "executor", v[TK_EXECUTOR]);
-		size_t i = 0;
-		for (; s && i < PW_ARRAY_SIZE(execs); i++)
-			if (!strcmp(s, execs[i]))
-				break;
-		if (s && i == PW_ARRAY_SIZE(execs)) {
-			const char *dym = pw_did_you_mean(s, execs, PW_ARRAY_SIZE(execs));
-			const char *hint = "executors: local, container, slurm";
-			if (dym)
-				err_at(c, v[TK_EXECUTOR], hint,
-				       "unknown executor '%s' (did you mean '%s'?)", s, dym);
-			else
-				err_at(c, v[TK_EXECUTOR], hint, "unknown executor '%s'", s);
-		} else if (s) {
-			t->executor = execs[i];
-			if (!strcmp(s, "container") && !t->container)
-				err_at(c, v[TK_EXECUTOR], "add container: IMAGE to the task",
-				       "task '%s' uses executor 'container' but names no container",
-				       tid);
-		}
+		int e = pick_name(c, "executor", v[TK_EXECUTOR], execs, PW_ARRAY_SIZE(execs));
+		if (e >= 0)
+			t->executor = execs[e];
+		if (e >= 0 && !strcmp(t->executor, "container") && !t->container)
+			err_at(c, v[TK_EXECUTOR], "add container: IMAGE to the task",
+			       "task '%s' uses executor 'container' but names no container", tid);
 	}
 	if (v[TK_SOURCE])
 		want_bool(c, "source", v[TK_SOURCE], &t->source);
@@ -1346,18 +1339,8 @@ static void parse_top(struct cx *c, const ynode *root)
 	if (v[DK_DEFAULT_RETRY_DELAY])
 		want_duration(c, "default_retry_delay", v[DK_DEFAULT_RETRY_DELAY], DUR_NONNEG,
 			      &dag->default_retry_delay_ms);
-	if (v[DK_RETRY_BACKOFF]) {
-		double b;
-		if (want_number(c, "retry_backoff", v[DK_RETRY_BACKOFF], &b)) {
-			if (b < 1)
-				err_at(c, v[DK_RETRY_BACKOFF],
-				       "1 keeps the delay constant; 2 doubles it",
-				       "retry_backoff must be at least 1, got %s",
-				       yderef(v[DK_RETRY_BACKOFF])->u.str);
-			else
-				dag->retry_backoff = b;
-		}
-	}
+	if (v[DK_RETRY_BACKOFF])
+		want_backoff(c, "retry_backoff", v[DK_RETRY_BACKOFF], &dag->retry_backoff);
 	if (v[DK_MAX_RETRY_DELAY])
 		want_duration(c, "max_retry_delay", v[DK_MAX_RETRY_DELAY], DUR_NONNEG,
 			      &dag->max_retry_delay_ms);
@@ -1482,13 +1465,8 @@ static const char *abs_dir(pw_arena *a, const char *path)
 	return out;
 }
 
-int pw_dag_load_buffer(pw_dag **out, const char *path, const char *buf, size_t len, pw_diags *diags)
+static pw_dag *dag_new(const char *path)
 {
-	size_t errors_before = diags->nerrors;
-	*out = NULL;
-	if (!path)
-		path = "<input>";
-
 	pw_dag *dag = pw_xcalloc(1, sizeof(*dag));
 	dag->path = pw_arena_strdup(&dag->arena, path);
 	dag->dir = abs_dir(&dag->arena, path);
@@ -1500,20 +1478,26 @@ int pw_dag_load_buffer(pw_dag **out, const char *path, const char *buf, size_t l
 	dag->retry_jitter = 1.0;
 	dag->max_active_tasks = 10;
 	dag->kill_grace_ms = 10 * 1000;
+	return dag;
+}
 
+static bool too_large(pw_diags *diags, const char *path, size_t len)
+{
+	if (len <= PW_DAG_MAX_FILE_SIZE)
+		return false;
+	pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0, "split the DAG into smaller files",
+		     "file is too large (%zu bytes; the limit is 1 GiB)", len);
+	return true;
+}
+
+/* dag->text holds the file; parse, check, and hand the DAG over or free it. */
+static int load_text(pw_dag **out, pw_dag *dag, pw_diags *diags, size_t errors_before)
+{
+	const char *path = dag->path;
+	const char *buf = dag->text;
+	size_t len = dag->text_len;
 	pw_arena tmp = PW_ARENA_INIT;
 	struct cx c = {dag, diags, path, &tmp, PW_STRMAP_INIT};
-
-	if (len > PW_DAG_MAX_FILE_SIZE) {
-		pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0, "split the DAG into smaller files",
-			     "file is too large (%zu bytes; the limit is 1 GiB)", len);
-		goto out;
-	}
-	dag->text = pw_arena_alloc(&dag->arena, len + 1);
-	if (len)
-		memcpy(dag->text, buf, len);
-	dag->text[len] = '\0';
-	dag->text_len = len;
 
 	if (!len) {
 		pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0,
@@ -1524,7 +1508,7 @@ int pw_dag_load_buffer(pw_dag **out, const char *path, const char *buf, size_t l
 		goto out;
 
 	ynode *root;
-	ytree_status st = pw_ytree_build(&root, path, dag->text, len, &dag->arena, &tmp, diags);
+	ytree_status st = pw_ytree_build(&root, path, buf, len, &dag->arena, &tmp, diags);
 	if (st == YT_EMPTY)
 		pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0,
 			     "a DAG file needs at least dag_id and tasks",
@@ -1539,6 +1523,9 @@ int pw_dag_load_buffer(pw_dag **out, const char *path, const char *buf, size_t l
 		goto out;
 	}
 	parse_top(&c, r);
+	/* The tree is not needed any more: give its memory back before the graph pass. */
+	pw_strmap_release(&c.seen_diags);
+	pw_arena_release(&tmp);
 	pw_dag_check_graph(dag, path, diags, diags->nerrors > errors_before);
 
 out:
@@ -1553,21 +1540,133 @@ out:
 	return 0;
 }
 
-int pw_dag_load_file(pw_dag **out, const char *path, pw_diags *diags)
+int pw_dag_load_buffer(pw_dag **out, const char *path, const char *buf, size_t len, pw_diags *diags)
 {
-	char *buf;
-	size_t len;
+	size_t errors_before = diags->nerrors;
 	*out = NULL;
-	int rc = pw_read_file(path, &buf, &len);
-	if (rc < 0) {
-		pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0,
-			     rc == -ENOENT ? "check the path" : NULL, "cannot read the file: %s",
-			     strerror(-rc));
+	if (!path)
+		path = "<input>";
+	if (too_large(diags, path, len)) {
+		pw_diags_sort(diags);
 		return -1;
 	}
-	rc = pw_dag_load_buffer(out, path, buf, len, diags);
-	free(buf);
-	return rc;
+	pw_dag *dag = dag_new(path);
+	dag->text = pw_arena_alloc(&dag->arena, len + 1);
+	if (len)
+		memcpy(dag->text, buf, len);
+	dag->text[len] = '\0';
+	dag->text_len = len;
+	return load_text(out, dag, diags, errors_before);
+}
+
+/* Read up to cap bytes; returns the count, or -errno. */
+static ssize_t read_full(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	while (len < cap) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return (ssize_t)len;
+}
+
+/* Append the rest of fd to a malloc'd buffer; returns 0 or -errno. */
+static int read_rest(int fd, char **buf, size_t *len, const char *path, pw_diags *diags)
+{
+	size_t cap = *len + 64 * 1024;
+	*buf = pw_xrealloc(*buf, cap);
+	for (;;) {
+		if (*len == cap) {
+			if (too_large(diags, path, *len))
+				return -EFBIG;
+			cap *= 2;
+			*buf = pw_xrealloc(*buf, cap);
+		}
+		ssize_t n = read_full(fd, *buf + *len, cap - *len);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return 0;
+		*len += (size_t)n;
+	}
+}
+
+/*
+ * A regular file is read straight into the DAG's arena: a second copy
+ * would add the file's size to the peak memory of loading it.
+ */
+int pw_dag_load_file(pw_dag **out, const char *path, pw_diags *diags)
+{
+	size_t errors_before = diags->nerrors;
+	*out = NULL;
+	pw_dag *dag = NULL;
+	char *extra = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	int err = 0;
+	if (fd < 0)
+		err = errno;
+	else if (fstat(fd, &sb) < 0)
+		err = errno;
+	else if (S_ISDIR(sb.st_mode))
+		err = EISDIR;
+	if (err)
+		goto fail;
+	if (S_ISREG(sb.st_mode) && too_large(diags, path, (size_t)sb.st_size))
+		goto fail_reported;
+
+	dag = dag_new(path);
+	size_t size = S_ISREG(sb.st_mode) ? (size_t)sb.st_size : 0;
+	dag->text = pw_arena_alloc(&dag->arena, size + 1);
+	ssize_t n = read_full(fd, dag->text, size);
+	if (n < 0) {
+		err = (int)-n;
+		goto fail;
+	}
+	size_t len = (size_t)n;
+	if (len == size) {
+		/* A pipe, or a file that grew since fstat: read on. */
+		size_t elen = 0;
+		int rc = read_rest(fd, &extra, &elen, path, diags);
+		if (rc == -EFBIG)
+			goto fail_reported;
+		if (rc < 0) {
+			err = -rc;
+			goto fail;
+		}
+		if (elen) {
+			if (too_large(diags, path, len + elen))
+				goto fail_reported;
+			char *all = pw_arena_alloc(&dag->arena, len + elen + 1);
+			memcpy(all, dag->text, len);
+			memcpy(all + len, extra, elen);
+			dag->text = all;
+			len += elen;
+		}
+		free(extra);
+		extra = NULL;
+	}
+	close(fd);
+	dag->text[len] = '\0';
+	dag->text_len = len;
+	return load_text(out, dag, diags, errors_before);
+
+fail:
+	pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0, err == ENOENT ? "check the path" : NULL,
+		     "cannot read the file: %s", strerror(err));
+fail_reported:
+	if (fd >= 0)
+		close(fd);
+	free(extra);
+	pw_dag_free(dag);
+	pw_diags_sort(diags);
+	return -1;
 }
 
 void pw_dag_free(pw_dag *dag)

@@ -326,6 +326,7 @@ static ynode *null_node(struct builder *b, const yaml_mark_t *m)
 {
 	ynode *n = new_node(b, YN_SCALAR, m);
 	n->u.str = "";
+	n->bad = 1;
 	return n;
 }
 
@@ -342,7 +343,7 @@ static void on_scalar(struct builder *b, const yaml_event_t *ev)
 	}
 	bool is_key = b->nstack && b->stack[b->nstack - 1].node->kind == YN_MAP &&
 		      (b->nkids - b->stack[b->nstack - 1].kids_start) % 2 == 0;
-	n->u.str = scalar_str(b, v, len, is_key && len == strlen(v));
+	n->u.str = scalar_str(b, v, len, is_key);
 	n->n = (uint32_t)len;
 	b->total = sat_add(b->total, 1);
 	if (ev->data.scalar.anchor) {

@@ -7,7 +7,7 @@ static const char *const event_names[] = {
 	[PW_EV_DAG_RUN_START] = "dag_run_start", [PW_EV_TASK_QUEUED] = "task_queued",
 	[PW_EV_TASK_START] = "task_start",       [PW_EV_TASK_RETRY] = "task_retry",
 	[PW_EV_TASK_END] = "task_end",           [PW_EV_DAG_RUN_END] = "dag_run_end",
-	[PW_EV_HOOK] = "run_notice",
+	[PW_EV_HOOK] = "run_notice",             [PW_EV_LINEAGE] = "lineage",
 };
 
 const char *pw_event_type_name(pw_event_type t)
@@ -109,7 +109,7 @@ void pw_log_observer_event(void *payload, const pw_run_ctx *ctx, const pw_event 
 		print_json(lo, ctx, ev);
 		return;
 	case PW_LOG_TEXT:
-		if (ev->type != PW_EV_TASK_QUEUED)
+		if (ev->type != PW_EV_TASK_QUEUED && ev->type != PW_EV_LINEAGE)
 			print_text(lo, ev);
 		return;
 	case PW_LOG_LIVE:

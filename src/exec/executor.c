@@ -36,6 +36,8 @@
 #include "exec/spawn.h"
 #include "exec/events.h"
 #include "exec/hooks.h"
+#include "pitwall/provenance.h"
+#include "pitwall/sha256.h"
 #include "pitwall/run.h"
 
 extern char **environ;
@@ -60,6 +62,8 @@ typedef struct {
 	int64_t next_check; /* group-emptiness check while draining */
 	bool term_sent, kill_sent;
 	bool timed_out, cancelled;
+	const char *digest; /* "sha256:..." of the executable (owned by the ctx cache) */
+	char *inputs_json;  /* lineage: the inputs as hashed at start, or NULL */
 } slot;
 
 struct pw_run_ctx {
@@ -89,9 +93,84 @@ struct pw_run_ctx {
 	char ds[16];
 	char seed_str[32];
 	int64_t start_mono;
+
+	/* Executable digests by path: hashing /bin/sh once per run, not per task. */
+	pw_strmap digest_ix;
+	char **digest_keys;
+	char **digest_vals;
+	size_t ndigest, digest_cap;
 };
 
 /* ---- observers ---- */
+
+static void emit_digest(pw_run_ctx *c, pw_event_type type, const char *level,
+			const pw_task *task, const pw_attempt_result *att, pw_task_state state,
+			const char *message, const char *metadata, const char *digest)
+{
+	pw_event ev = {
+		.type = type,
+		.wall_ms = pw_now_wall_ms(),
+		.level = level,
+		.task = task,
+		.message = message,
+		.metadata_json = metadata ? metadata : "{}",
+		.attempt = att,
+		.state = state,
+		.image_digest = digest,
+	};
+	for (size_t i = 0; i < c->nobs; i++)
+		c->obs[i].event(c->obs[i].payload, c, &ev);
+}
+
+static void flush_observers(pw_run_ctx *c)
+{
+	for (size_t i = 0; i < c->nobs; i++)
+		if (c->obs[i].flush)
+			c->obs[i].flush(c->obs[i].payload);
+}
+
+unsigned long long pw_proc_start_time(int pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold spaces and ')': fields start after the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	unsigned long long start = 0;
+	int field = 2;
+	for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+		if (++field == 22) {
+			start = strtoull(tok, NULL, 10);
+			break;
+		}
+	}
+	return start;
+}
+
+static const char *exe_digest(pw_run_ctx *c, const char *path)
+{
+	size_t ix;
+	if (!path)
+		return NULL;
+	if (pw_strmap_get(&c->digest_ix, path, &ix))
+		return c->digest_vals[ix];
+	char hex[65];
+	if (pw_sha256_file(path, hex, NULL) != 0)
+		return NULL;
+	PW_GROW(c->digest_keys, c->digest_cap, c->ndigest + 1);
+	c->digest_vals = pw_xrealloc(c->digest_vals, c->digest_cap * sizeof(*c->digest_vals));
+	c->digest_keys[c->ndigest] = pw_xstrdup(path);
+	c->digest_vals[c->ndigest] = pw_xasprintf("sha256:%s", hex);
+	pw_strmap_put(&c->digest_ix, c->digest_keys[c->ndigest], c->ndigest);
+	return c->digest_vals[c->ndigest++];
+}
 
 static void emit(pw_run_ctx *c, pw_event_type type, const char *level, const pw_task *task,
 		 const pw_attempt_result *att, pw_task_state state, const char *message,
@@ -220,7 +299,8 @@ static slot *slot_add(pw_run_ctx *c)
 	return s;
 }
 
-static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_failure_class cls);
+static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_failure_class cls,
+			  const char *digest, const char *inputs_json);
 
 static pw_attempt_result *new_attempt(pw_run_ctx *c, size_t ti)
 {
@@ -237,10 +317,22 @@ static pw_attempt_result *new_attempt(pw_run_ctx *c, size_t ti)
 	return a;
 }
 
-static char *start_metadata(const pw_task *t, const pw_attempt_result *a, char **argv)
+static char *start_metadata(const pw_task *t, const pw_attempt_result *a, char **argv,
+			    const char *exe, const char *inputs_json)
 {
 	pw_strbuf sb = PW_STRBUF_INIT;
-	pw_strbuf_addf(&sb, "{\"attempt\":%d,\"pid\":%d,\"command\":[", a->attempt, a->pid);
+	pw_strbuf_addf(&sb, "{\"attempt\":%d,\"pid\":%d,\"pid_start\":%llu,\"pgid\":%d,", a->attempt,
+		       a->pid, a->pid > 0 ? pw_proc_start_time(a->pid) : 0ULL, a->pid);
+	pw_strbuf_adds(&sb, "\"executable\":");
+	if (exe)
+		pw_strbuf_add_json_str(&sb, exe);
+	else
+		pw_strbuf_adds(&sb, "null");
+	if (inputs_json) {
+		pw_strbuf_adds(&sb, ",\"inputs\":");
+		pw_strbuf_adds(&sb, inputs_json);
+	}
+	pw_strbuf_adds(&sb, ",\"command\":[");
 	for (size_t i = 0; argv && argv[i]; i++) {
 		if (i)
 			pw_strbuf_addc(&sb, ',');
@@ -248,7 +340,21 @@ static char *start_metadata(const pw_task *t, const pw_attempt_result *a, char *
 	}
 	pw_strbuf_adds(&sb, "],\"log\":");
 	pw_strbuf_add_json_str(&sb, a->log_path);
-	pw_strbuf_addf(&sb, ",\"timeout_ms\":%" PRId64 "}", t->timeout_ms);
+	pw_strbuf_addf(&sb, ",\"timeout_ms\":%" PRId64 ",\"host\":", t->timeout_ms);
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	pw_strbuf_add_json_str(&sb, host);
+	pw_strbuf_addc(&sb, '}');
+	return pw_strbuf_detach(&sb);
+}
+
+static char *digest_json(const pw_run_ctx *c, const char *const *globs, size_t n)
+{
+	pw_file_digests d;
+	pw_digest_globs(c->res->workspace, globs, n, &d);
+	pw_strbuf sb = PW_STRBUF_INIT;
+	pw_file_digests_json(&d, &sb);
+	pw_file_digests_release(&d);
 	return pw_strbuf_detach(&sb);
 }
 
@@ -308,9 +414,10 @@ static void start_task(pw_run_ctx *c, size_t ti)
 		}
 	}
 
+	char *inputs_json = t->ninputs ? digest_json(c, t->inputs, t->ninputs) : NULL;
 	a->start_wall_ms = pw_now_wall_ms();
 	int rc = -1;
-	pw_spawned sp;
+	pw_spawned sp = {.path = NULL};
 	if (bad) {
 		snprintf(err, sizeof(err),
 			 "unknown placeholder '{{ %s }}' (known: dag_id, run_id, task_id, attempt, "
@@ -333,13 +440,16 @@ static void start_task(pw_run_ctx *c, size_t ti)
 		s->start_mono = pw_now_mono_ms();
 		s->deadline = t->timeout_ms > 0 ? s->start_mono + t->timeout_ms : 0;
 		a->pid = sp.pid;
+		s->digest = exe_digest(c, sp.path);
+		s->inputs_json = inputs_json;
+		inputs_json = NULL;
 		pw_plan_set_running(&c->plan, ti);
 		if ((int)c->nslots > c->res->max_concurrent)
 			c->res->max_concurrent = (int)c->nslots;
-		char *md = start_metadata(t, a, argv);
+		char *md = start_metadata(t, a, argv, sp.path, s->inputs_json);
 		char msg[256];
 		snprintf(msg, sizeof(msg), "attempt %d started (pid %d)", a->attempt, (int)sp.pid);
-		emit(c, PW_EV_TASK_START, "INFO", t, a, PW_TS_RUNNING, msg, md);
+		emit_digest(c, PW_EV_TASK_START, "INFO", t, a, PW_TS_RUNNING, msg, md, s->digest);
 		free(md);
 	} else {
 		/*
@@ -354,13 +464,13 @@ static void start_task(pw_run_ctx *c, size_t ti)
 			}
 		}
 		a->error = pw_xstrdup(err);
-		char *md = start_metadata(t, a, argv);
+		char *md = start_metadata(t, a, argv, NULL, inputs_json);
 		emit(c, PW_EV_TASK_START, "INFO", t, a, PW_TS_RUNNING, "attempt could not start",
 		     md);
 		free(md);
 		a->state = PW_TS_FAILED;
 		a->duration_ms = 0;
-		task_finished(c, ti, a, PW_CLASS_INVALID_CONFIGURATION);
+		task_finished(c, ti, a, PW_CLASS_INVALID_CONFIGURATION, NULL, NULL);
 	}
 
 	for (size_t i = 0; argv && i < argc; i++)
@@ -369,6 +479,8 @@ static void start_task(pw_run_ctx *c, size_t ti)
 	free(cwd);
 	free(log_abs);
 	free(bad);
+	free(inputs_json);
+	free(sp.path);
 	pw_envlist_release(&env);
 }
 
@@ -422,6 +534,9 @@ static char *end_metadata(const pw_attempt_result *a)
 		pw_strbuf_adds(&sb, "null");
 	pw_strbuf_adds(&sb, ",\"log\":");
 	pw_strbuf_add_json_str(&sb, a->log_path);
+	if (a->log_sha256[0])
+		pw_strbuf_addf(&sb, ",\"log_size\":%" PRId64 ",\"log_sha256\":\"%s\"", a->log_size,
+			       a->log_sha256);
 	pw_strbuf_adds(&sb, ",\"error\":");
 	if (a->error)
 		pw_strbuf_add_json_str(&sb, a->error);
@@ -449,7 +564,8 @@ static void describe_attempt(const pw_attempt_result *a, char *buf, size_t size)
  * An attempt is over.  Either the task is retried (after its backoff) or
  * it reaches its final state, and the plan releases its dependents.
  */
-static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_failure_class cls)
+static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_failure_class cls,
+			  const char *digest, const char *inputs_json)
 {
 	const pw_task *t = &c->dag->tasks[ti];
 	pw_task_result *tr = &c->res->tasks[ti];
@@ -474,7 +590,7 @@ static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_fai
 		pw_strbuf_addf(&sb,
 			       ",\"next_attempt\":%d,\"reason\":\"%s\",\"delay_ms\":%" PRId64 "}",
 			       a->attempt + 1, pw_failure_class_name(cls), delay);
-		emit(c, PW_EV_TASK_RETRY, "WARNING", t, a, a->state, msg, sb.buf);
+		emit_digest(c, PW_EV_TASK_RETRY, "WARNING", t, a, a->state, msg, sb.buf, digest);
 		pw_strbuf_release(&sb);
 		c->retry_at[ti] = pw_now_mono_ms() + delay;
 		if (c->retry_at[ti] == 0)
@@ -483,6 +599,16 @@ static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_fai
 		pw_plan_set_retry_wait(&c->plan, ti);
 	} else {
 		tr->state = a->state;
+		if (a->state == PW_TS_SUCCESS && (t->noutputs || t->ninputs)) {
+			char *outs = digest_json(c, t->outputs, t->noutputs);
+			pw_strbuf lj = PW_STRBUF_INIT;
+			pw_strbuf_addf(&lj, "{\"attempt\":%d,\"inputs\":%s,\"outputs\":%s}", a->attempt,
+				       inputs_json ? inputs_json : "[]", outs);
+			emit_digest(c, PW_EV_LINEAGE, "INFO", t, a, a->state, "lineage recorded",
+				    lj.buf, digest);
+			pw_strbuf_release(&lj);
+			free(outs);
+		}
 		if (a->state == PW_TS_SUCCESS)
 			snprintf(msg, sizeof(msg), "succeeded after %d attempt%s", a->attempt,
 				 a->attempt == 1 ? "" : "s");
@@ -490,8 +616,8 @@ static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_fai
 			snprintf(msg, sizeof(msg), "%s after %d attempt%s (%s)",
 				 pw_task_state_name(a->state), a->attempt,
 				 a->attempt == 1 ? "" : "s", what);
-		emit(c, PW_EV_TASK_END, a->state == PW_TS_SUCCESS ? "INFO" : "ERROR", t, a,
-		     a->state, msg, md);
+		emit_digest(c, PW_EV_TASK_END, a->state == PW_TS_SUCCESS ? "INFO" : "ERROR", t, a,
+			    a->state, msg, md, digest);
 		pw_plan_finish(&c->plan, ti, a->state, on_decided, c);
 	}
 	free(md);
@@ -572,7 +698,11 @@ static void complete_slot(pw_run_ctx *c, size_t idx)
 		a->state = PW_TS_FAILED;
 		cls = PW_CLASS_WORKER_PREEMPTED;
 	}
-	task_finished(c, s.task, a, cls);
+	char *log_abs = pw_xasprintf("%s/%s", c->res->workspace, a->log_path);
+	pw_sha256_file(log_abs, a->log_sha256, &a->log_size);
+	free(log_abs);
+	task_finished(c, s.task, a, cls, s.digest, s.inputs_json);
+	free(s.inputs_json);
 }
 
 static void send_group(slot *s, int sig)
@@ -736,6 +866,7 @@ static void run_loop(pw_run_ctx *c)
 			int64_t d = next - now;
 			timeout = d < 0 ? 0 : d > INT_MAX ? INT_MAX : (int)d;
 		}
+		flush_observers(c);
 		int pr = poll(pfds, np, timeout);
 		if (pr < 0 && errno != EINTR)
 			break;
@@ -958,6 +1089,8 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	pw_strbuf_add_json_str(&md, result->workspace);
 	pw_strbuf_adds(&md, ",\"actor\":");
 	pw_strbuf_add_json_str(&md, actor);
+	pw_strbuf_addf(&md, ",\"pid\":%d,\"pid_start\":%llu", (int)getpid(),
+		       pw_proc_start_time((int)getpid()));
 	pw_strbuf_adds(&md, ",\"dag_file\":");
 	pw_strbuf_add_json_str(&md, dag->path ? dag->path : "");
 	pw_strbuf_addc(&md, '}');
@@ -1002,6 +1135,7 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	emit(c, PW_EV_DAG_RUN_END, failed || c->stop_signal ? "ERROR" : "INFO", NULL, NULL,
 	     PW_TS_COUNT, msg, end.buf);
 	pw_strbuf_release(&end);
+	flush_observers(c);
 
 	/* Anything still in our care (an unkillable straggler) is reaped if it can be. */
 	reap(c);
@@ -1010,6 +1144,13 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	c->sigfd = -1;
 	free(c->slots);
 	free(c->retry_at);
+	for (size_t i = 0; i < c->ndigest; i++) {
+		free(c->digest_keys[i]);
+		free(c->digest_vals[i]);
+	}
+	free(c->digest_keys);
+	free(c->digest_vals);
+	pw_strmap_release(&c->digest_ix);
 	pw_envlist_release(&c->base_env);
 	sigaction(SIGPIPE, &old_pipe, NULL);
 	/* A signal that came after the loop must not kill us before the summary. */

@@ -59,6 +59,7 @@ static int run_hook_command(char **argv, pw_envlist *env, const char *cwd, const
 	if (sp.pidfd >= 0)
 		close(sp.pidfd);
 	close(sp.log_fd);
+	free(sp.path);
 	if (killed) {
 		snprintf(err, errsize, "timed out after %ds", HOOK_TIMEOUT_MS / 1000);
 		return -1;

@@ -128,6 +128,7 @@ int pw_spawn(const pw_spawn_spec *spec, pw_spawned *out, char *err, size_t errsi
 
 	out->pid = -1;
 	out->pidfd = out->pipe_fd = out->log_fd = -1;
+	out->path = NULL;
 
 	if (!name || !*name) {
 		snprintf(err, errsize, "empty command");
@@ -215,6 +216,8 @@ int pw_spawn(const pw_spawn_spec *spec, pw_spawned *out, char *err, size_t errsi
 	pipefd[0] = -1;
 	out->log_fd = log_fd;
 	log_fd = -1;
+	out->path = resolved;
+	resolved = NULL;
 	rc = 0;
 out:
 	if (fa_init)

@@ -23,6 +23,7 @@ typedef struct {
 	int pidfd; /* -1 when the kernel has no pidfd_open */
 	int pipe_fd; /* read end of the output pipe, non-blocking */
 	int log_fd;
+	char *path; /* the resolved executable, malloc'd */
 } pw_spawned;
 
 /*

@@ -132,7 +132,8 @@ pw_done() {
 
 # pw_run NAME DAGFILE [ARG...]
 # Runs `pitwall run DAGFILE --workspace $T/NAME --log-format json ARG...`
-# (killed after 60 s so a hang cannot stall ctest).  Sets RC, WS (the
+# (killed after 60 s so a hang cannot stall ctest; stdin from $PW_STDIN,
+# default /dev/null).  Sets RC, WS (the
 # workspace), RJ (its run.json), OUT and ERR (files with stdout and stderr).
 pw_run() {
 	local name=$1 dag=$2
@@ -143,7 +144,7 @@ pw_run() {
 	ERR=$T/$name.stderr
 	RC=0
 	timeout -k 5 60 "$PITWALL" run "$dag" --workspace "$WS" --log-format json "$@" \
-		>"$OUT" 2>"$ERR" </dev/null || RC=$?
+		>"$OUT" 2>"$ERR" <"${PW_STDIN:-/dev/null}" || RC=$?
 	if ((RC == 124)); then
 		echo "# pitwall run $dag did not finish within 60 s"
 	fi

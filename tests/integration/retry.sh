@@ -98,6 +98,25 @@ tasks:
     retries: 3
     retry_delay: 10ms
     retry_on: [3]
+  - task_id: noperm
+    command: ["$H/pw_flaky", "77", "0", "$T/noperm.count"]
+    retries: 3
+    retry_delay: 10ms
+  - task_id: config
+    command: ["$H/pw_flaky", "78", "0", "$T/config.count"]
+    retries: 3
+    retry_delay: 10ms
+  - task_id: unavailable
+    command: ["$H/pw_flaky", "69", "2", "$T/unavailable.count"]
+    retries: 3
+    retry_delay: 10ms
+  - task_id: other
+    command: ["$H/pw_flaky", "1", "0", "$T/other.count"]
+    retries: 0
+  - task_id: preempted
+    command: ["sh", "-c", "echo x >> $T/preempted.count; [ \$PITWALL_ATTEMPT -ge 2 ] || kill -KILL \$\$"]
+    retries: 2
+    retry_delay: 10ms
 EOF
 f0=$PW_FAIL
 pw_run classes "$T/classes.yaml"
@@ -114,6 +133,17 @@ check_eq "$(rj 't("widen_class")["status"]')/$(rj 't("widen_class")["attempts"]'
 	success/3/3 "retry_on: [data_validation_failure] retries exit 65 until success"
 check_eq "$(rj 't("widen_code")["status"]')/$(rj 't("widen_code")["attempts"]')/$(count_lines "$T/widen_code.count")" \
 	success/2/2 "retry_on: [3] retries plain exit 3"
+check_eq "$(rj 't("noperm")["attempts"]')/$(count_lines "$T/noperm.count")/$(rj 'a("noperm",1)["class"]')" \
+	1/1/permission_denied "exit 77 (permission_denied) is not retried"
+check_eq "$(rj 't("config")["attempts"]')/$(count_lines "$T/config.count")/$(rj 'a("config",1)["class"]')" \
+	1/1/invalid_configuration "exit 78 (invalid_configuration) is not retried"
+check_eq "$(rj 't("unavailable")["status"]')/$(rj 't("unavailable")["attempts"]')/$(rj 'a("unavailable",1)["class"]')" \
+	success/2/resource_unavailable "exit 69 (resource_unavailable) is retried"
+check_eq "$(rj 't("other")["attempts"]')/$(rj 't("other")["exit_code"]')" 1/1 "retries: 0 means one attempt"
+check_eq "$(rj 't("preempted")["status"]')/$(rj 't("preempted")["attempts"]')/$(count_lines "$T/preempted.count")" \
+	success/2/2 "a task killed by a signal pitwall did not send is retried"
+check_eq "$(rj 'a("preempted",1)["signal"]')/$(rj 'a("preempted",1)["class"]')" 9/worker_preempted \
+	"... its attempt records signal 9, class worker_preempted"
 ((PW_FAIL == f0)) || pw_show
 
 pw_done

@@ -61,4 +61,27 @@ f0=$PW_FAIL
 run_and_signal INT 130
 ((PW_FAIL == f0)) || pw_show
 
+# SIGTERM while a task waits out its retry backoff (nothing is running): the
+# wait is cut short, the task is cancelled after 1 attempt, exit 143.
+f0=$PW_FAIL
+cat >"$T/backoff.yaml" <<EOF
+dag_id: signals_backoff
+retry_jitter: 0
+tasks:
+  - task_id: waiting
+    command: ["$H/pw_flaky", "75", "0", "$T/backoff.count"]
+    retries: 3
+    retry_delay: 30s
+EOF
+WS=$T/backoff RJ=$T/backoff/run.json OUT=$T/backoff.stdout ERR=$T/backoff.stderr
+start=$(date +%s%N)
+result=$(timeout -k 5 60 "$H/pw_sigrun" -o "$OUT" -e "$ERR" TERM 10000 "$T/backoff.count" -- \
+	"$PITWALL" run "$T/backoff.yaml" --workspace "$WS" --log-format json) || true
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+check_eq "$result" "exit 143" "SIGTERM during a retry backoff: exit 143"
+check_le "$elapsed_ms" 8000 "... without waiting out the 30 s backoff (${elapsed_ms} ms)"
+check_eq "$(rj 't("waiting")["status"]')/$(rj 't("waiting")["attempts"]')" cancelled/1 \
+	"... the waiting task is cancelled after 1 attempt"
+((PW_FAIL == f0)) || pw_show
+
 pw_done

@@ -48,6 +48,50 @@ check_match "$(cat "$WS/logs/stubborn.1.log" 2>&1)" 'grandchild [0-9]+ sleeping'
 check_match "$(cat "$OUT")" 'stubborn +timeout' "summary shows stubborn timeout"
 ((PW_FAIL == 0)) || pw_show
 
+# --- more timeout cases ----------------------------------------------------
+# A task that ends in time is not touched; a timeout is retried by default
+# (network_timeout) when retries allow; the DAG's kill_grace applies without
+# --kill-grace; a task that exits 0 while a background grandchild still holds
+# its log pipe does not keep pitwall waiting (exit is the pid, not pipe EOF).
+cat >"$T/more.yaml" <<EOF
+dag_id: timeouts_more
+kill_grace: 200ms
+tasks:
+  - task_id: in_time
+    command: ["sh", "-c", "sleep 0.1; touch in_time.done"]
+    timeout: 3s
+  - task_id: retried
+    command: ["$H/pw_ignore_term", "-t", "60", "$P", "retried"]
+    timeout: 300ms
+    retries: 1
+    retry_delay: 10ms
+  - task_id: dag_grace
+    command: ["$H/pw_ignore_term", "-p", "-t", "60", "$P", "dag_grace"]
+    timeout: 300ms
+  - task_id: leaves_bg
+    shell: "$H/pw_ignore_term -t 30 $P bg & while [ ! -e $P/bg.gc.pid ]; do sleep 0.05; done; echo done"
+EOF
+f0=$PW_FAIL
+start=$(date +%s%N)
+pw_run more "$T/more.yaml"
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+check_eq "$RC" 1 "more timeouts: pitwall exits 1"
+check_le "$elapsed_ms" 6000 \
+	"DAG kill_grace 200ms is used, and a background grandchild holding the pipe does not block (${elapsed_ms} ms)"
+check_eq "$(rj 't("in_time")["status"]')" success "a task that ends before its timeout: success"
+check "in_time ran to completion" test -e "$WS/in_time.done"
+check_eq "$(rj 't("retried")["status"]')/$(rj 't("retried")["attempts"]')" timeout/2 \
+	"a timeout is retried (network_timeout) with retries: 1 -> 2 attempts, status timeout"
+check_eq "$(rj 'a("retried",1)["class"]')" network_timeout "a timed-out attempt is classed network_timeout"
+check_eq "$(rj 't("dag_grace")["status"]')" timeout "dag_grace: timeout"
+check_pid_gone "$(cat "$P/dag_grace.pid" 2>/dev/null)" "dag_grace: the SIGTERM-ignoring task is gone"
+check_pid_gone "$(cat "$P/dag_grace.gc.pid" 2>/dev/null)" "dag_grace: its grandchild is gone"
+check_eq "$(rj 't("leaves_bg")["status"]')" success "a task that exits 0 leaving a background child: success"
+check_match "$(cat "$WS/logs/leaves_bg.1.log" 2>&1)" done "its output is in the log"
+echo "# info: after a task exits 0, its background child is: $(pid_state "$(cat "$P/bg.pid" 2>/dev/null)")," \
+	"and that one's child: $(pid_state "$(cat "$P/bg.gc.pid" 2>/dev/null)") (not a failure)"
+((PW_FAIL == f0)) || pw_show
+
 # Informational only: a grandchild that leaves the process group with
 # setsid() escapes killpg(); DESIGN.md does not promise to catch it.
 cat >"$T/escape.yaml" <<EOF

@@ -1,0 +1,163 @@
+#include <jansson.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec/events.h"
+#include "pitwall/recorder.h"
+#include "pitwall/sha256.h"
+
+char *pw_default_actor(void)
+{
+	char host[256] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	struct passwd *pw = getpwuid(getuid());
+	return pw_xasprintf("%s@%s", pw ? pw->pw_name : "unknown", host);
+}
+
+void pw_recorder_init(pw_recorder *r, pw_audit_store *store, const pw_dag *dag, const char *actor)
+{
+	memset(r, 0, sizeof(*r));
+	r->store = store;
+	r->dag = dag;
+	r->actor = actor ? pw_xstrdup(actor) : pw_default_actor();
+	pw_sha256_hex(dag->text ? dag->text : "", dag->text ? dag->text_len : 0, r->dag_sha256);
+	pw_git_describe(dag->path, NULL, 0, &r->git);
+}
+
+void pw_recorder_release(pw_recorder *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		pw_audit_row_release(&r->buf[i]);
+	free(r->buf);
+	free(r->actor);
+	pw_git_info_release(&r->git);
+	pw_strbuf_release(&r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The spec's "action" column: what the event did to its resource. */
+static const char *action_of(pw_event_type t)
+{
+	switch (t) {
+	case PW_EV_DAG_RUN_START:
+	case PW_EV_TASK_START: return "execute";
+	case PW_EV_TASK_QUEUED: return "queue";
+	case PW_EV_TASK_RETRY: return "retry";
+	case PW_EV_TASK_END:
+	case PW_EV_DAG_RUN_END: return "complete";
+	case PW_EV_LINEAGE: return "write";
+	case PW_EV_HOOK: return "notify";
+	}
+	return NULL;
+}
+
+static char *add_run_start_fields(pw_recorder *r, const char *md)
+{
+	json_error_t e;
+	json_t *o = json_loads(md, 0, &e);
+	if (!o)
+		o = json_object();
+	json_object_set_new(o, "dag_sha256", json_string(r->dag_sha256));
+	json_object_set_new(o, "dag_text", json_stringn(r->dag->text ? r->dag->text : "",
+							r->dag->text ? r->dag->text_len : 0));
+	json_object_set_new(o, "git_commit_sha", json_string(r->git.sha));
+	json_object_set_new(o, "git_dirty", json_boolean(r->git.dirty));
+	if (r->git.dirty_paths)
+		json_object_set_new(o, "git_dirty_paths", json_string(r->git.dirty_paths));
+	if (r->extra_run_json) {
+		json_t *x = json_loads(r->extra_run_json, 0, &e);
+		if (json_is_object(x))
+			json_object_update(o, x);
+		json_decref(x);
+	}
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+void pw_recorder_event(void *payload, const pw_run_ctx *ctx, const pw_event *ev)
+{
+	pw_recorder *r = payload;
+	const pw_dag *dag = pw_run_ctx_dag(ctx);
+	PW_GROW(r->buf, r->cap, r->n + 1);
+	pw_audit_row *row = &r->buf[r->n++];
+	pw_audit_row_init(row, dag->dag_id, pw_run_ctx_run_id(ctx),
+			  ev->task ? ev->task->task_id : NULL, pw_event_type_name(ev->type));
+	char ts[32];
+	pw_format_iso8601_ms(ev->wall_ms, ts, sizeof(ts));
+	memcpy(row->timestamp, ts, sizeof(ts));
+	pw_audit_row_set(&row->actor, r->actor);
+	pw_audit_row_set(&row->action, action_of(ev->type));
+	pw_audit_row_set(&row->git_commit_sha, r->git.sha);
+	pw_audit_row_set(&row->container_image_digest, ev->image_digest);
+
+	const char *status = NULL;
+	switch (ev->type) {
+	case PW_EV_DAG_RUN_START: status = "running"; break;
+	case PW_EV_TASK_QUEUED: status = "queued"; break;
+	case PW_EV_TASK_START: status = "running"; break;
+	case PW_EV_TASK_RETRY: status = pw_task_state_name(ev->state); break;
+	case PW_EV_TASK_END: status = pw_task_state_name(ev->state); break;
+	case PW_EV_LINEAGE: status = "success"; break;
+	case PW_EV_HOOK: status = "info"; break;
+	case PW_EV_DAG_RUN_END: {
+		json_error_t e;
+		json_t *m = json_loads(ev->metadata_json, 0, &e);
+		status = NULL;
+		pw_audit_row_set(&row->status,
+				 m ? json_string_value(json_object_get(m, "status")) : NULL);
+		json_decref(m);
+		break;
+	}
+	}
+	if (status)
+		pw_audit_row_set(&row->status, status);
+
+	/* resource: what the event is about (the DAG file, the task's log). */
+	if (ev->type == PW_EV_DAG_RUN_START || ev->type == PW_EV_DAG_RUN_END)
+		pw_audit_row_set(&row->resource, dag->path);
+	else if (ev->attempt && ev->attempt->log_path)
+		pw_audit_row_set(&row->resource, ev->attempt->log_path);
+
+	pw_strbuf md = PW_STRBUF_INIT;
+	if (ev->type == PW_EV_DAG_RUN_START) {
+		char *s = add_run_start_fields(r, ev->metadata_json);
+		pw_strbuf_adds(&md, s);
+		free(s);
+	} else {
+		pw_strbuf_adds(&md, ev->metadata_json ? ev->metadata_json : "{}");
+	}
+	/* The message goes into the metadata so the audit row reads on its own. */
+	if (ev->message && md.len >= 2 && md.buf[md.len - 1] == '}') {
+		md.buf[--md.len] = '\0';
+		pw_strbuf_adds(&md, md.len > 1 ? ",\"message\":" : "\"message\":");
+		pw_strbuf_add_json_str(&md, ev->message);
+		pw_strbuf_addc(&md, '}');
+	}
+	free(row->metadata);
+	row->metadata = pw_strbuf_detach(&md);
+
+	if (ev->type == PW_EV_DAG_RUN_START || ev->type == PW_EV_DAG_RUN_END)
+		pw_recorder_flush(r);
+}
+
+void pw_recorder_flush(void *payload)
+{
+	pw_recorder *r = payload;
+	if (!r->n)
+		return;
+	pw_strbuf_reset(&r->err);
+	if (pw_audit_append(r->store, r->buf, r->n, &r->err) != 0) {
+		r->failures++;
+		fprintf(stderr, "pitwall: error: could not record %zu audit event%s: %s\n", r->n,
+			r->n == 1 ? "" : "s", r->err.buf ? r->err.buf : "?");
+	} else {
+		r->written += r->n;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		pw_audit_row_release(&r->buf[i]);
+	r->n = 0;
+}
