@@ -38,11 +38,13 @@ def main():
 
     dags, big = {}, {}
     for line in open(a.raw):
-        dag, tool, status, times, check, load = line.rstrip("\n").split("\t")
+        dag, tool, status, times, check, load, cpu = (line.rstrip("\n").split("\t") + ["-"])[:7]
         ts = [float(t) for t in times.split(",")] if times not in ("", "-") else []
+        cs = [float(t) for t in cpu.split(",")] if cpu not in ("", "-") else []
         m = {"status": status, "times_s": ts, "best_s": min(ts) if ts else None,
              "mean_s": statistics.mean(ts) if ts else None,
-             "stdev_s": statistics.stdev(ts) if len(ts) > 1 else None, "loadavg": load}
+             "stdev_s": statistics.stdev(ts) if len(ts) > 1 else None, "loadavg": load,
+             "cpu_s": cs, "cpu_best_s": min(cs) if cs else None}
         if dag == "big_layered" and tool in ("validate", "plan"):
             rss = check.split("=", 1)[1] if "=" in check else "-"
             m["rss_kb"] = [int(x) for x in rss.split(",")] if rss not in ("", "-") else []
@@ -103,6 +105,22 @@ def main():
         print(row)
         results["dags"][dag] = {"tasks": n, "edges": meta["edges"], "tools": tools, "ratios": r,
                                 "target": "pitwall_argv <= 1.0x ninja", "verdict": verdict}
+
+    print()
+    print("CPU seconds (user+sys of the whole process tree, best of reps; %s), less sensitive to"
+          % ("hyperfine gives only the mean" if a.timer == "hyperfine" else "per repetition"))
+    print("other load than wall time; ms/task = CPU per task:")
+    hdr2 = "%-16s %6s" % ("DAG", "tasks") + "".join("%10s" % HEAD[t] for t in TOOLS) + \
+        "%10s%12s" % ("pw/ninja", "pw ms/task")
+    print(hdr2)
+    for dag, d in results["dags"].items():
+        tools = d["tools"]
+        cb = {t: tools[t]["cpu_best_s"] for t in TOOLS if t in tools and tools[t]["status"] == "ok"}
+        row = "%-16s %6d" % (dag, d["tasks"]) + "".join("%10s" % fmt(cb.get(t)) for t in TOOLS)
+        cr = cb["pitwall_argv"] / cb["ninja"] if cb.get("pitwall_argv") and cb.get("ninja") else None
+        d["ratios"]["cpu pitwall_argv/ninja"] = cr
+        row += "%10s%12s" % (fmt(cr, "x"), fmt(cb["pitwall_argv"] * 1000 / d["tasks"]) if cb.get("pitwall_argv") else "-")
+        print(row)
 
     print()
     print("'!' = the tool did not run all N tasks (check column in results.json); n/a = not run.")

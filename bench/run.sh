@@ -7,7 +7,8 @@
 #   PITWALL=path        pitwall binary (default: build/pitwall, built if missing)
 #   REPS=3              repetitions per measurement (best-of and mean are reported)
 #   BENCH_DAGS="..."    DAGs to run (default: independent_200 chain_200 independent chain layered)
-#   BENCH_TIMER=auto    auto (hyperfine if installed) | hyperfine | loop (interleaved bash loop)
+#   BENCH_TIMER=auto    auto (hyperfine if installed) | hyperfine | loop (bash loop, tools interleaved
+#                       round-robin: steadier ratios when other processes load the machine)
 #   SNAKEMAKE=auto      auto | 0 (skip snakemake)
 #   BIG=1               0 skips the 100k validate/plan measurement
 #   NO_INSTALL=1        never call apt-get
@@ -96,81 +97,103 @@ fi
 : >"$RAW"
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
-# measure DAG TOOL PREPARE CMD... -> sets M_STATUS, M_TIMES (comma-separated seconds), M_LOAD.
-# The PREPARE shell snippet runs before every repetition, outside the timed part.
-measure() {
-    local dag=$1 tool=$2 prep=$3; shift 3
-    local times="" status=ok t0 t1 r load
-    load=$(loadavg)
-    say "bench: $dag / $tool ..."
+# Tools of the current DAG: name, PREPARE snippet (run before every repetition, untimed), command.
+T_NAME=() T_PREP=() T_CMD=()
+add_tool() { T_NAME+=("$1"); T_PREP+=("$2"); shift 2; T_CMD+=("$(printf '%q ' "$@")"); }
+
+# run_tools DAG -> sets R_STATUS[i], R_TIMES[i] (wall s), R_CPU[i] (user+sys s, children included),
+# R_LOAD[i] (1-min load average before/after). hyperfine: all repetitions of one tool, then the
+# next tool. loop: round-robin (rep 1 of every tool, then rep 2, ...), so a burst of load from
+# other processes hits every tool alike.
+run_tools() {
+    local dag=$1 i r t0 t1 rc
+    R_STATUS=() R_TIMES=() R_CPU=() R_LOAD=()
+    for i in "${!T_NAME[@]}"; do R_STATUS[i]=ok R_TIMES[i]="" R_CPU[i]="" R_LOAD[i]=$(loadavg); done
     if [ "$BENCH_TIMER" = hyperfine ]; then
-        local js=$OUT/hf.json
-        if hyperfine -S none --runs "$REPS" --prepare "$prep" --export-json "$js" \
-            --style none "$*" >/dev/null 2>"$OUT/hf.err"; then
-            times=$(python3 -c 'import json,sys; print(",".join("%.4f" % t for t in json.load(open(sys.argv[1]))["results"][0]["times"]))' "$js")
-        else
-            status="failed: $(grep -m1 -iE 'error|exit code' "$OUT/hf.err" | cut -d. -f1 | tr '\t' ' ')"
-        fi
-    else
-        for ((r = 0; r < REPS; r++)); do
-            bash -c "$prep"
-            t0=$EPOCHREALTIME
-            "$@" >/dev/null 2>&1 || { status="failed: exit code $?"; break; }
-            t1=$EPOCHREALTIME
-            times+="${times:+,}$(python3 -c "print('%.4f' % ($t1 - $t0))")"
+        for i in "${!T_NAME[@]}"; do
+            say "bench: $dag / ${T_NAME[i]} ($REPS runs) ..."
+            R_LOAD[i]=$(loadavg)
+            if hyperfine -S none --runs "$REPS" --prepare "${T_PREP[i]}" --export-json "$OUT/hf.json" \
+                --style none "${T_CMD[i]}" >/dev/null 2>"$OUT/hf.err"; then
+                read -r "R_TIMES[i]" "R_CPU[i]" < <(python3 -c 'import json,sys
+r = json.load(open(sys.argv[1]))["results"][0]
+print(",".join("%.4f" % t for t in r["times"]), "%.4f" % (r["user"] + r["system"]))' "$OUT/hf.json")
+            else
+                R_STATUS[i]="failed: $(grep -m1 -iE 'error|exit code' "$OUT/hf.err" | cut -d. -f1 | tr '\t' ' ')"
+            fi
+            R_LOAD[i]+=/$(loadavg)
         done
+        return
     fi
-    M_STATUS=$status M_TIMES=${times:--} M_LOAD=$load/$(loadavg)
+    for ((r = 1; r <= REPS; r++)); do
+        say "bench: $dag / repetition $r of $REPS: ${T_NAME[*]} ..."
+        for i in "${!T_NAME[@]}"; do
+            [ "${R_STATUS[i]}" = ok ] || continue
+            bash -c "${T_PREP[i]}"
+            rm -f "$OUT/cpu.txt"
+            t0=$EPOCHREALTIME
+            if [ -x /usr/bin/time ]; then
+                eval "/usr/bin/time -o $OUT/cpu.txt -f '%U %S' ${T_CMD[i]}" >/dev/null 2>&1
+            else
+                eval "${T_CMD[i]}" >/dev/null 2>&1
+            fi
+            rc=$?
+            t1=$EPOCHREALTIME
+            if [ $rc != 0 ]; then R_STATUS[i]="failed: exit code $rc"; continue; fi
+            R_TIMES[i]+="${R_TIMES[i]:+,}$(awk "BEGIN{printf \"%.4f\", $t1 - $t0}")"
+            [ -f "$OUT/cpu.txt" ] && R_CPU[i]+="${R_CPU[i]:+,}$(awk '{printf "%.4f", $1 + $2}' "$OUT/cpu.txt")"
+        done
+    done
+    for i in "${!T_NAME[@]}"; do R_LOAD[i]+=/$(loadavg); done
 }
-# record DAG TOOL CHECK: one line in $RAW (dag tool status times check loadavg-before/after)
-record() {
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$M_STATUS" "$M_TIMES" "$3" "$M_LOAD" >>"$RAW"
-}
 
-for dag in $BENCH_DAGS; do
-    D=$OUT/$dag
-    [ -f "$D/dag.yaml" ] || { say "bench: unknown DAG $dag"; continue; }
-    N=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tasks"])' "$D/meta.json")
-
-    # CHECK = number of commands the tool really ran (one untimed run), to compare with N.
-    CHECK=$(make -C "$D" -j2 2>/dev/null | grep -c '^true$')
-    measure "$dag" make "true" make -C "$D" -j2
-    record "$dag" make "$CHECK"
-
-    rm -f "$D/.ninja_log" "$D/.ninja_deps"
-    CHECK=$(ninja -C "$D" -j2 -v 2>/dev/null | grep -c '^\[.*\] true$')
-    measure "$dag" ninja "rm -f '$D/.ninja_log' '$D/.ninja_deps'" ninja -C "$D" -j2
-    record "$dag" ninja "$CHECK"
-
-    if [ $PITWALL_OK = 1 ]; then
-        for variant in argv shell; do
-            f=$D/dag.yaml; [ $variant = shell ] && f=$D/dag_shell.yaml
-            ws=$OUT/ws/$dag.$variant
-            measure "$dag" "pitwall_$variant" "rm -rf '$ws'" \
-                "$PITWALL" run "$f" -j 2 --log-format json --workspace "$ws"
-            # Check the last repetition's run.json: every task succeeded, concurrency 2.
-            CHECK=$(python3 - "$ws/run.json" "$N" <<'EOF'
+pitwall_check() { # pitwall_check RUN_JSON: "<tasks that succeeded> mc=<max_concurrent>"
+    python3 - "$1" <<'EOF'
 import json, sys
 try:
     r = json.load(open(sys.argv[1]))
     ok = sum(1 for t in r.get("tasks", []) if t.get("status") == "success")
     print("%d%s" % (ok, "" if r.get("max_concurrent") is None else " mc=%s" % r["max_concurrent"]))
-except Exception as e:
+except Exception:
     print("no run.json")
 EOF
-)
-            record "$dag" "pitwall_$variant" "$CHECK"
-        done
+}
+
+for dag in $BENCH_DAGS; do
+    D=$OUT/$dag
+    [ -f "$D/dag.yaml" ] || { say "bench: unknown DAG $dag"; continue; }
+    T_NAME=() T_PREP=() T_CMD=()
+    add_tool make "true" make -C "$D" -j2
+    add_tool ninja "rm -f $D/.ninja_log $D/.ninja_deps" ninja -C "$D" -j2
+    if [ $PITWALL_OK = 1 ]; then
+        add_tool pitwall_argv "rm -rf $OUT/ws/$dag.argv" \
+            "$PITWALL" run "$D/dag.yaml" -j 2 --log-format json --workspace "$OUT/ws/$dag.argv"
+        add_tool pitwall_shell "rm -rf $OUT/ws/$dag.shell" \
+            "$PITWALL" run "$D/dag_shell.yaml" -j 2 --log-format json --workspace "$OUT/ws/$dag.shell"
+    fi
+    if [ "$SNAKEMAKE" = 1 ] && [ -f "$D/Snakefile" ]; then
+        add_tool snakemake "rm -rf $D/m $D/.snakemake" snakemake -s "$D/Snakefile" -d "$D" --cores 2 -q
     fi
 
-    if [ "$SNAKEMAKE" = 1 ] && [ -f "$D/Snakefile" ]; then
-        rm -rf "$D/m" "$D/.snakemake"
-        snakemake -s "$D/Snakefile" -d "$D" --cores 2 -q >/dev/null 2>&1
-        CHECK=$(ls "$D/m" 2>/dev/null | wc -l)
-        measure "$dag" snakemake "rm -rf '$D/m' '$D/.snakemake'" \
-            snakemake -s "$D/Snakefile" -d "$D" --cores 2 -q
-        record "$dag" snakemake "$CHECK"
-    fi
+    # Untimed checks that make and ninja really run every command (count them).
+    CHECK_MAKE=$(make -C "$D" -j2 2>/dev/null | grep -c '^true$')
+    rm -f "$D/.ninja_log" "$D/.ninja_deps"
+    CHECK_NINJA=$(ninja -C "$D" -j2 -v 2>/dev/null | grep -c '^\[.*\] true$')
+
+    run_tools "$dag"
+
+    for i in "${!T_NAME[@]}"; do
+        case ${T_NAME[i]} in
+            make) check=$CHECK_MAKE ;;
+            ninja) check=$CHECK_NINJA ;;
+            pitwall_argv) check=$(pitwall_check "$OUT/ws/$dag.argv/run.json") ;;
+            pitwall_shell) check=$(pitwall_check "$OUT/ws/$dag.shell/run.json") ;;
+            snakemake) check=$(ls "$D/m" 2>/dev/null | wc -l) ;;
+        esac
+        # raw.tsv: dag tool status wall-times check load cpu-times
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$dag" "${T_NAME[i]}" "${R_STATUS[i]}" "${R_TIMES[i]:--}" \
+            "$check" "${R_LOAD[i]}" "${R_CPU[i]:--}" >>"$RAW"
+    done
 done
 
 # ---------------------------------------------------------------- validate + plan, 100k tasks
@@ -189,10 +212,10 @@ if [ "$BIG" = 1 ] && [ -x "$PITWALL" ]; then
             rc=$?
             t1=$EPOCHREALTIME
             [ $rc = 0 ] || { status="failed(exit $rc)"; break; }
-            times+="${times:+,}$(python3 -c "print('%.4f' % ($t1 - $t0))")"
+            times+="${times:+,}$(awk "BEGIN{printf \"%.4f\", $t1 - $t0}")"
             [ -f "$OUT/time.txt" ] && rss+="${rss:+,}$(tail -1 "$OUT/time.txt" | awk '{print $3}')"
         done
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' big_layered "$cmd" "$status" "${times:--}" "rss_kb=${rss:--}" "$(loadavg)" >>"$RAW"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' big_layered "$cmd" "$status" "${times:--}" "rss_kb=${rss:--}" "$(loadavg)" - >>"$RAW"
     done
 fi
 

@@ -53,6 +53,11 @@ typedef void (*pw_plan_decided_cb)(size_t task, pw_task_state state, void *paylo
 void pw_plan_init(pw_plan *p, const pw_dag *dag);
 void pw_plan_release(pw_plan *p);
 
+/*
+ * Before pw_plan_start: a task already has a final state (a re-run reuses
+ * it, a resume found it recorded).  Nothing is reported for it.
+ */
+void pw_plan_preset(pw_plan *p, size_t task, pw_task_state state);
 /* Roots become ready; tasks decided at once are reported through cb. */
 void pw_plan_start(pw_plan *p, pw_plan_decided_cb cb, void *payload);
 /* Pop the ready task first in file order; false when none is ready. */

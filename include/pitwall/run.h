@@ -38,9 +38,18 @@ typedef struct {
 	FILE *events;              /* where events go; NULL = stderr */
 	FILE *summary;             /* where the summary table goes; NULL = none */
 	const char *actor;         /* user@host or "scheduler"; NULL = derived */
+	/*
+	 * Re-runs and resumes: per task, a final state to keep instead of
+	 * running it (PW_TS_PENDING = run it), and the attempts already made
+	 * (new attempts are numbered after them, so logs are never overwritten).
+	 */
+	const pw_task_state *preset;
+	const int *attempt_base;
+	const char *run_start_extra; /* JSON object text merged into dag_run_start's metadata */
 } pw_run_opts;
 
-#define PW_RUN_OPTS_INIT {0, NULL, NULL, 0, false, 0, false, -1, PW_LOG_AUTO, NULL, NULL, NULL}
+#define PW_RUN_OPTS_INIT                                                                           \
+	{0, NULL, NULL, 0, false, 0, false, -1, PW_LOG_AUTO, NULL, NULL, NULL, NULL, NULL, NULL}
 
 typedef struct {
 	int attempt; /* 1-based */
@@ -61,6 +70,7 @@ typedef struct {
 
 typedef struct {
 	pw_task_state state;
+	bool reused; /* preset: kept from an earlier execution of the run */
 	pw_attempt_result *attempts;
 	size_t nattempts;
 	int64_t duration_ms; /* sum over attempts */

@@ -39,9 +39,11 @@ typedef struct {
 	char *dag_text;
 	char *dag_sha256;
 	int64_t duration_ms;
+	uint64_t seed;
 	int pid;
 	unsigned long long pid_start;
 	int64_t events;
+	int executions; /* dag_run_start events: 1 + re-runs and resumes */
 	pw_task_view *tasks; /* in the DAG's file order when the recorded text parses */
 	size_t ntasks;
 } pw_run_view;

@@ -75,6 +75,8 @@ static int fold_row(const pw_audit_row *r, void *payload)
 		set(&v->dag_file, jstr(m, "dag_file"));
 		set(&v->dag_text, jstr(m, "dag_text"));
 		set(&v->dag_sha256, jstr(m, "dag_sha256"));
+		v->seed = (uint64_t)json_integer_value(json_object_get(m, "seed"));
+		v->executions++;
 		v->pid = (int)json_integer_value(json_object_get(m, "pid"));
 		v->pid_start = (unsigned long long)json_integer_value(json_object_get(m, "pid_start"));
 		set(&v->status, "running");

@@ -59,6 +59,23 @@ static const pw_cli_command commands[] = {
 	 "       pitwall audit verify [--json] [--store URL]\n"
 	 "\n"
 	 "verify recomputes the hash chain and names the first bad row; exit 1 if broken.\n"},
+	{"rerun", pw_cmd_rerun, "re-run the failed part of a run (same run id)",
+	 "usage: pitwall rerun RUN_ID [--from TASK | --only TASK...] [--dry-run]\n"
+	 "                     [--rehash-upstream] [--use-current-definition]\n"
+	 "                     [--reason TEXT] [-j N] [--store URL]\n"
+	 "\n"
+	 "Default: re-execute the failed, timed-out, upstream_failed and skipped tasks.\n"
+	 "--from TASK: TASK and everything downstream of it.  --only: just those tasks\n"
+	 "(and whatever they left blocked downstream).  Successful tasks outside the set\n"
+	 "are reused after their outputs are re-hashed against the recorded lineage;\n"
+	 "a changed or missing file refuses the re-run unless --rehash-upstream, which\n"
+	 "re-runs its producer.  The recorded DAG text is used unless\n"
+	 "--use-current-definition (refused when the graph changed around reused tasks).\n"},
+	{"resume", pw_cmd_resume, "carry on a run whose pitwall process died",
+	 "usage: pitwall resume RUN_ID [-j N] [--store URL]\n"
+	 "\n"
+	 "Kills leftover process groups of the run's tasks (pid plus start time, so a\n"
+	 "reused pid is never hit), keeps every task that finished, and runs the rest.\n"},
 	{"lineage", pw_cmd_lineage, "show where an artifact came from",
 	 "usage: pitwall lineage PATH [--run ID] [--json] [--store URL]\n"
 	 "\n"

@@ -69,6 +69,13 @@ bool pw_ynode_is_null(const ynode *n);
 const char *pw_ynode_type_name(const ynode *n);
 
 /*
+ * Conversion pass: the tree of a whole file into dag's fields (tasks,
+ * hooks, defaults resolved), reporting every bad key and value.  Scratch
+ * memory comes from tmp.
+ */
+void pw_dag_convert(pw_dag *dag, const ynode *root, pw_arena *tmp, pw_diags *diags);
+
+/*
  * Graph pass: resolve dependency names to indexes, report unknown, self
  * and cyclic dependencies; when the DAG has no errors at all, fill
  * dependents and levels.  had_errors says whether earlier passes failed.

@@ -401,6 +401,22 @@ static int count_line_col(const char *buf, size_t off, int *col)
 	return line;
 }
 
+/* The byte starting character col of line (both 0-based, as libyaml counts them). */
+static char char_at(const char *buf, size_t len, size_t line, size_t col)
+{
+	size_t i = 0;
+	for (; i < len && line; i++)
+		if (buf[i] == '\n')
+			line--;
+	for (; i < len && buf[i] != '\n'; i++) {
+		if (((unsigned char)buf[i] & 0xC0) == 0x80)
+			continue;
+		if (!col--)
+			return buf[i];
+	}
+	return '\0';
+}
+
 /* libyaml's problem strings, said the way a DAG author thinks about them. */
 static void syntax_error(struct builder *b, yaml_parser_t *p, const char *buf, size_t len)
 {
@@ -426,8 +442,7 @@ static void syntax_error(struct builder *b, yaml_parser_t *p, const char *buf, s
 	col = (int)p->problem_mark.column + 1;
 	const char *problem = p->problem ? p->problem : "syntax error";
 	const char *hint = NULL;
-	size_t off = p->problem_mark.index;
-	char at = off < len ? buf[off] : '\0';
+	char at = char_at(buf, len, p->problem_mark.line, p->problem_mark.column);
 
 	if (strstr(problem, "tab character") ||
 	    (strstr(problem, "cannot start any token") && at == '\t')) {
@@ -436,8 +451,11 @@ static void syntax_error(struct builder *b, yaml_parser_t *p, const char *buf, s
 		return;
 	}
 	if (strstr(problem, "cannot start any token")) {
-		berr(b, line, col, "quote the value if it starts with this character",
-		     "invalid YAML: a value cannot start with '%c'", at);
+		if (at > ' ' && at < 0x7f)
+			berr(b, line, col, "quote the value if it starts with this character",
+			     "invalid YAML: a value cannot start with '%c'", at);
+		else
+			berr(b, line, col, "quote the value", "invalid YAML: %s", problem);
 		return;
 	}
 	if (strstr(problem, "mapping values are not allowed"))

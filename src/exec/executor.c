@@ -308,7 +308,7 @@ static pw_attempt_result *new_attempt(pw_run_ctx *c, size_t ti)
 	tr->attempts = pw_xrealloc(tr->attempts, (tr->nattempts + 1) * sizeof(*tr->attempts));
 	pw_attempt_result *a = &tr->attempts[tr->nattempts++];
 	memset(a, 0, sizeof(*a));
-	a->attempt = (int)tr->nattempts;
+	a->attempt = (int)tr->nattempts + (c->opts->attempt_base ? c->opts->attempt_base[ti] : 0);
 	a->exit_code = -1;
 	a->failure_class = -1;
 	a->state = PW_TS_RUNNING;
@@ -577,10 +577,10 @@ static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_fai
 	describe_attempt(a, what, sizeof(what));
 
 	bool retry = a->state != PW_TS_SUCCESS && a->state != PW_TS_CANCELLED && !c->stopping &&
-		     a->attempt <= t->retries && should_retry(t, cls, a->exit_code);
+		     (int)tr->nattempts <= t->retries && should_retry(t, cls, a->exit_code);
 	char *md = end_metadata(a);
 	if (retry) {
-		int64_t delay = retry_delay(c, t, a->attempt);
+		int64_t delay = retry_delay(c, t, (int)tr->nattempts);
 		char d[32];
 		pw_format_duration(delay, d, sizeof(d));
 		snprintf(msg, sizeof(msg), "attempt %d failed (%s, %s); retrying in %s", a->attempt,
@@ -1093,7 +1093,25 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 		       pw_proc_start_time((int)getpid()));
 	pw_strbuf_adds(&md, ",\"dag_file\":");
 	pw_strbuf_add_json_str(&md, dag->path ? dag->path : "");
-	pw_strbuf_addc(&md, '}');
+	if (o->preset) {
+		pw_strbuf_adds(&md, ",\"reused\":[");
+		bool first = true;
+		for (size_t i = 0; i < dag->ntasks; i++) {
+			if (o->preset[i] == PW_TS_PENDING)
+				continue;
+			if (!first)
+				pw_strbuf_addc(&md, ',');
+			pw_strbuf_add_json_str(&md, dag->tasks[i].task_id);
+			first = false;
+		}
+		pw_strbuf_addc(&md, ']');
+	}
+	if (o->run_start_extra && o->run_start_extra[0] == '{' && o->run_start_extra[1] != '}') {
+		pw_strbuf_addc(&md, ',');
+		pw_strbuf_adds(&md, o->run_start_extra + 1); /* its closing brace closes ours */
+	} else {
+		pw_strbuf_addc(&md, '}');
+	}
 	char msg[256];
 	snprintf(msg, sizeof(msg), "run %s of %s started (%zu tasks)", result->run_id, dag->dag_id,
 		 dag->ntasks);
@@ -1101,6 +1119,15 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	pw_strbuf_release(&md);
 	free(actor);
 
+	if (o->preset) {
+		for (size_t i = 0; i < dag->ntasks; i++) {
+			if (o->preset[i] != PW_TS_PENDING) {
+				pw_plan_preset(&c->plan, i, o->preset[i]);
+				result->tasks[i].state = o->preset[i];
+				result->tasks[i].reused = true;
+			}
+		}
+	}
 	pw_plan_start(&c->plan, on_decided, c);
 	run_loop(c);
 	pw_plan_cancel_rest(&c->plan, on_decided, c);

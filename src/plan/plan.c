@@ -224,14 +224,50 @@ static void settle(pw_plan *p, size_t task, pw_task_state final, pw_plan_decided
 	free(wstate);
 }
 
+void pw_plan_preset(pw_plan *p, size_t task, pw_task_state state)
+{
+	if (pw_task_state_terminal(p->state[task]) || !pw_task_state_terminal(state))
+		return;
+	p->state[task] = state;
+	p->nterminal++;
+	const pw_task *t = &p->dag->tasks[task];
+	for (size_t i = 0; i < t->ndependents; i++)
+		if (p->pending[t->dependents[i]] > 0)
+			p->pending[t->dependents[i]]--;
+}
+
 void pw_plan_start(pw_plan *p, pw_plan_decided_cb cb, void *payload)
 {
+	/*
+	 * Normally only the roots are ready.  After pw_plan_preset (a re-run
+	 * or a resume), any task may be decidable: evaluate each one in file
+	 * order; decisions cascade to dependents through settle().
+	 */
 	for (size_t i = 0; i < p->dag->ntasks; i++) {
-		if (p->dag->tasks[i].ndeps == 0 && p->state[i] == PW_TS_PENDING) {
+		if (p->state[i] != PW_TS_PENDING)
+			continue;
+		if (p->dag->tasks[i].ndeps == 0) {
 			p->state[i] = PW_TS_READY;
 			heap_push(p->heap, &p->nheap, i);
 			if (cb)
 				cb(i, PW_TS_READY, payload);
+			continue;
+		}
+		switch (evaluate(p, &p->dag->tasks[i])) {
+		case V_WAIT:
+			break;
+		case V_READY:
+			p->state[i] = PW_TS_READY;
+			heap_push(p->heap, &p->nheap, i);
+			if (cb)
+				cb(i, PW_TS_READY, payload);
+			break;
+		case V_UPSTREAM_FAILED:
+			settle(p, i, PW_TS_UPSTREAM_FAILED, cb, payload, true);
+			break;
+		case V_SKIPPED:
+			settle(p, i, PW_TS_SKIPPED, cb, payload, true);
+			break;
 		}
 	}
 }

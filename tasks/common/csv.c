@@ -35,15 +35,16 @@ static int read_file(const char *path, char **out, size_t *len, pwt_err *err)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	char *buf = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, want = 65536;
 
 	if (fd < 0)
 		return pwt_err_set(err, errno == ENOENT ? PWT_EX_NOINPUT : PWT_EX_IOERR,
 				   "%s: cannot open: %s", path, strerror(errno));
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		cap = (size_t)st.st_size + 1;
+		want = (size_t)st.st_size + 2;
 	for (;;) {
-		pwt_grow((void **)&buf, &cap, n + 65536, 1);
+		pwt_grow((void **)&buf, &cap, n + want, 1);
+		want = 65536;
 		ssize_t r = read(fd, buf + n, cap - n - 1);
 		if (r < 0) {
 			if (errno == EINTR)

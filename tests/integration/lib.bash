@@ -31,6 +31,10 @@ pw_setup() {
 		echo "# python3 is needed to read run.json; skipping"
 		exit 77
 	fi
+	# Resolve the interpreter once: version-manager shims (pyenv) cost ~70 ms
+	# a call, and the tests call python a lot.
+	PW_PYTHON=$(command python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)
+	[[ -x ${PW_PYTHON:-} ]] || PW_PYTHON=$(type -P python3)
 	T=$(mktemp -d "${TMPDIR:-/tmp}/pw-it.XXXXXX")
 	T=$(cd "$T" && pwd -P)
 	mkdir -p "$T/pids"
@@ -55,6 +59,8 @@ pw_cleanup() {
 	fi
 	exit "$rc"
 }
+
+python3() { "$PW_PYTHON" "$@"; }
 
 # --- TAP ----------------------------------------------------------------
 
@@ -204,6 +210,41 @@ elif isinstance(v, str):
     print(v)
 else:
     print(json.dumps(v))
+PY
+}
+
+# events FILE EXPR: evaluates a Python expression over the JSON event lines
+# of FILE (a stderr capture), as the list `evs`; start(n) / end(n) are the
+# task_start / task_end-or-task_retry events of attempt n (first task),
+# ms(ev) its timestamp in epoch milliseconds.  Lenient on purpose: a line
+# that only lacks its closing brace is repaired (events.sh checks the lines
+# strictly), so the other tests do not all fail on that one defect.
+events() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+evs = []
+for l in open(sys.argv[1]).read().splitlines():
+    if not l.strip():
+        continue
+    for cand in (l, l + "}"):
+        try:
+            evs.append(json.loads(cand))
+            break
+        except ValueError:
+            pass
+from datetime import datetime
+def ms(ev):
+    return datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00")).timestamp() * 1000
+def start(n):
+    return [e for e in evs if e["event_type"] == "task_start" and e["metadata"].get("attempt") == n][0]
+def end(n):
+    return [e for e in evs if e["event_type"] in ("task_end", "task_retry")
+            and e["metadata"].get("attempt") == n][0]
+try:
+    v = eval(sys.argv[2])
+except Exception as e:
+    v = "<error: %s: %s>" % (type(e).__name__, e)
+print(v if isinstance(v, str) else json.dumps(v))
 PY
 }
 

@@ -63,11 +63,36 @@ check_eq "$(rj 't("always")["exit_code"]')" 75 "task exit_code is the last attem
 check "logs/always.{1,2,3}.log exist" test -f "$WS/logs/always.1.log" -a \
 	-f "$WS/logs/always.2.log" -a -f "$WS/logs/always.3.log"
 check_eq "$(grep -c '"event_type": \?"task_retry"' "$ERR" || true)" 2 "2 task_retry events"
-delays=$(grep '"task_retry"' "$ERR" | python3 -c '
-import sys, json
-print(" ".join(str(json.loads(l)["metadata"].get("delay_ms")) for l in sys.stdin))' 2>&1 || true)
+delays=$(events "$ERR" '" ".join(str(e["metadata"].get("delay_ms")) for e in evs if e["event_type"] == "task_retry")')
 check_match "$delays" '^[0-9]+ [0-9]+$' "task_retry events carry delay_ms ($delays)"
 check_le "$elapsed_ms" 8000 "3 attempts with 100ms backoff finish quickly (${elapsed_ms} ms)"
+((PW_FAIL == f0)) || pw_show
+
+# --- exponential backoff without jitter: 100 ms, then 200 ms -----------------
+cat >"$T/backoff.yaml" <<EOF
+dag_id: retry_backoff
+retry_jitter: 0
+retry_backoff: 2
+tasks:
+  - task_id: backoff
+    command: ["$H/pw_flaky", "75", "0"]
+    retries: 2
+    retry_delay: 100ms
+EOF
+f0=$PW_FAIL
+pw_run backoff "$T/backoff.yaml"
+check_eq "$(rj 't("backoff")["attempts"]')" 3 "backoff: 3 attempts"
+check_eq "$(events "$ERR" '[e["metadata"].get("delay_ms") for e in evs if e["event_type"] == "task_retry"]')" \
+	"[100, 200]" "retry_backoff 2, no jitter: task_retry delay_ms 100 then 200"
+# The waits really happened: gap between an attempt's task_end and the next
+# task_start is at least the delay (a lower bound cannot be flaky).
+gaps=$(events "$ERR" '[round(ms(start(n + 1)) - ms(end(n))) for n in (1, 2)]' 2>&1 || true)
+check_match "$gaps" '^\[[0-9]+, [0-9]+\]$' "backoff: gaps between attempts measured ($gaps)"
+if [[ $gaps =~ ^\[([0-9]+),\ ([0-9]+)\]$ ]]; then
+	g1=${BASH_REMATCH[1]} g2=${BASH_REMATCH[2]}
+	check_le 100 "$g1" "backoff: attempt 2 started >= 100 ms after attempt 1 ended"
+	check_le 200 "$g2" "backoff: attempt 3 started >= 200 ms after attempt 2 ended"
+fi
 ((PW_FAIL == f0)) || pw_show
 
 # --- not retried: exit 65, no_retry_on; retried: retry_on -------------------
