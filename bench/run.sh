@@ -67,6 +67,11 @@ case $PITWALL in /*) ;; *) PITWALL=$ROOT/$PITWALL ;; esac
 
 # ---------------------------------------------------------------- DAGs
 mkdir -p "$OUT"
+# pitwall records every run in an audit store: keep it out of the project (bench/out/home/<dag>,
+# fresh each repetition) and use the default backend (SQLite) whatever the caller's environment.
+unset PITWALL_STORE
+export PITWALL_HOME=$OUT/home/misc
+cd "$OUT" || exit 1
 python3 "$BENCH_DIR/gen.py" --out "$OUT" 2>"$OUT/gen.log" || { cat "$OUT/gen.log" >&2; exit 1; }
 
 # Probe: does `pitwall run` work at all? (It may still be under construction.)
@@ -83,8 +88,8 @@ tasks:
     shell: "true"
     dependencies: [a]
 EOF
-    rm -rf "$OUT/ws/probe"
-    if "$PITWALL" run "$OUT/probe.yaml" -j 2 --log-format json --workspace "$OUT/ws/probe" \
+    rm -rf "$OUT/ws/probe" "$OUT/home/probe"
+    if PITWALL_HOME=$OUT/home/probe "$PITWALL" run "$OUT/probe.yaml" -j 2 --log-format json --workspace "$OUT/ws/probe" \
         >"$OUT/probe.out" 2>"$OUT/probe.err" && [ -f "$OUT/ws/probe/run.json" ]; then
         PITWALL_OK=1
     else
@@ -166,10 +171,12 @@ for dag in $BENCH_DAGS; do
     add_tool make "true" make -C "$D" -j2
     add_tool ninja "rm -f $D/.ninja_log $D/.ninja_deps" ninja -C "$D" -j2
     if [ $PITWALL_OK = 1 ]; then
-        add_tool pitwall_argv "rm -rf $OUT/ws/$dag.argv" \
-            "$PITWALL" run "$D/dag.yaml" -j 2 --log-format json --workspace "$OUT/ws/$dag.argv"
-        add_tool pitwall_shell "rm -rf $OUT/ws/$dag.shell" \
-            "$PITWALL" run "$D/dag_shell.yaml" -j 2 --log-format json --workspace "$OUT/ws/$dag.shell"
+        # Fresh workspace and fresh audit store (PITWALL_HOME/.pitwall/audit.db) per repetition.
+        for v in argv shell; do
+            f=$D/dag.yaml; [ $v = shell ] && f=$D/dag_shell.yaml
+            add_tool pitwall_$v "rm -rf $OUT/ws/$dag.$v $OUT/home/$dag.$v" env PITWALL_HOME="$OUT/home/$dag.$v" \
+                "$PITWALL" run "$f" -j 2 --log-format json --workspace "$OUT/ws/$dag.$v"
+        done
     fi
     if [ "$SNAKEMAKE" = 1 ] && [ -f "$D/Snakefile" ]; then
         add_tool snakemake "rm -rf $D/m $D/.snakemake" snakemake -s "$D/Snakefile" -d "$D" --cores 2 -q

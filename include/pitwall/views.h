@@ -48,6 +48,11 @@ typedef struct {
 	size_t ntasks;
 } pw_run_view;
 
+/* Fold one event into a view (the rows of one run, in seq order). */
+void pw_run_view_fold(pw_run_view *v, const pw_audit_row *r);
+/* Seed the task list in the recorded DAG's file order (after folding dag_run_start). */
+void pw_run_view_seed_tasks(pw_run_view *v);
+
 /* Returns 0, 1 when the run is not in the store, -1 on error. */
 int pw_run_view_load(pw_audit_store *s, const char *run_id, pw_run_view *out, pw_strbuf *err);
 void pw_run_view_release(pw_run_view *v);

@@ -108,6 +108,26 @@ static int fold_row(const pw_audit_row *r, void *payload)
 	return 0;
 }
 
+void pw_run_view_fold(pw_run_view *v, const pw_audit_row *r)
+{
+	fold_row(r, v);
+}
+
+void pw_run_view_seed_tasks(pw_run_view *v)
+{
+	if (!v->dag_text)
+		return;
+	pw_dag *dag = NULL;
+	pw_diags d = PW_DIAGS_INIT;
+	if (pw_dag_load_buffer(&dag, v->dag_file ? v->dag_file : "recorded.yaml", v->dag_text,
+			       strlen(v->dag_text), &d) == 0) {
+		for (size_t i = 0; i < dag->ntasks; i++)
+			task_slot(v, dag->tasks[i].task_id);
+		pw_dag_free(dag);
+	}
+	pw_diags_release(&d);
+}
+
 bool pw_run_view_orphaned(const pw_run_view *v)
 {
 	if (!v->pid)
@@ -128,15 +148,10 @@ int pw_run_view_load(pw_audit_store *s, const char *run_id, pw_run_view *out, pw
 		return -1;
 	}
 	if (head.dag_text) {
-		pw_dag *dag = NULL;
-		pw_diags d = PW_DIAGS_INIT;
-		if (pw_dag_load_buffer(&dag, head.dag_file ? head.dag_file : "recorded.yaml",
-				       head.dag_text, strlen(head.dag_text), &d) == 0) {
-			for (size_t i = 0; i < dag->ntasks; i++)
-				task_slot(out, dag->tasks[i].task_id);
-			pw_dag_free(dag);
-		}
-		pw_diags_release(&d);
+		out->dag_text = head.dag_text;
+		out->dag_file = head.dag_file;
+		pw_run_view_seed_tasks(out);
+		out->dag_text = out->dag_file = NULL;
 	}
 	pw_run_view_release(&head);
 

@@ -36,6 +36,9 @@ int pw_cmd_audit(int argc, char **argv);
 int pw_cmd_lineage(int argc, char **argv);
 int pw_cmd_rerun(int argc, char **argv);
 int pw_cmd_resume(int argc, char **argv);
+int pw_cmd_export(int argc, char **argv);
+int pw_cmd_import(int argc, char **argv);
+int pw_cmd_replay(int argc, char **argv);
 
 /* Open the audit store (--store URL, else PITWALL_STORE, else the SQLite default). */
 pw_audit_store *pw_cli_open_store(const char *cmd, const char *url);

@@ -76,6 +76,25 @@ static const pw_cli_command commands[] = {
 	 "\n"
 	 "Kills leftover process groups of the run's tasks (pid plus start time, so a\n"
 	 "reused pid is never hit), keeps every task that finished, and runs the rest.\n"},
+	{"export", pw_cmd_export, "write a run bundle (DAG text, events, lineage, outputs)",
+	 "usage: pitwall export RUN_ID -o FILE.tar.zst [--manifest-only] [--store URL]\n"
+	 "\n"
+	 "A self-contained, reproducible archive of the run: dag.yaml, events.jsonl (with\n"
+	 "their hashes), lineage.json, the logs and every output (not --manifest-only).\n"},
+	{"import", pw_cmd_import, "verify a run bundle and add its events to a store",
+	 "usage: pitwall import FILE [--store URL]\n"
+	 "\n"
+	 "Checks every event's hash, the DAG digest and every artifact; refuses a run\n"
+	 "the store already holds.\n"},
+	{"replay", pw_cmd_replay, "re-execute a recorded run and compare its outputs",
+	 "usage: pitwall replay RUN_ID | --bundle FILE [--reuse-sources] [--workspace DIR]\n"
+	 "                     [--run-id ID] [-j N] [--store URL]\n"
+	 "\n"
+	 "Runs the recorded DAG text in a fresh workspace with the same logical date\n"
+	 "and seed, then compares every recorded output by sha256: identical, different\n"
+	 "(sizes and the first differing line), missing or new.  Exit 0 only if every\n"
+	 "output is identical.  --reuse-sources restores the outputs of source: true\n"
+	 "tasks from the bundle or the original workspace instead of fetching again.\n"},
 	{"lineage", pw_cmd_lineage, "show where an artifact came from",
 	 "usage: pitwall lineage PATH [--run ID] [--json] [--store URL]\n"
 	 "\n"

@@ -88,14 +88,15 @@ static bool is_merge_key(const ynode *k)
 	return d->kind == YN_SCALAR && !d->quoted && strcmp(d->u.str, "<<") == 0;
 }
 
-static size_t map_entries(struct cx *c, const ynode *map, struct ment **out);
+static size_t map_entries(struct cx *c, const ynode *map, struct ment **out, struct ment *local,
+			  size_t nlocal);
 
 /* Append src's entries whose names are not in *v yet. */
 static void merge_into(struct cx *c, struct ment **v, size_t *n, size_t *cap, pw_strmap *names,
 		       const ynode *src)
 {
 	struct ment *m;
-	size_t k = map_entries(c, src, &m);
+	size_t k = map_entries(c, src, &m, NULL, 0);
 	for (size_t i = 0; i < k; i++) {
 		if (!pw_strmap_put(names, m[i].name, 0))
 			continue;
@@ -110,12 +111,13 @@ static void merge_into(struct cx *c, struct ment **v, size_t *n, size_t *cap, pw
  * winning.  Non-string keys are reported and skipped.  Recursion through
  * merges is bounded by the tree builder's depth limit.
  */
-static size_t map_entries(struct cx *c, const ynode *map, struct ment **out)
+static size_t map_entries(struct cx *c, const ynode *map, struct ment **out, struct ment *local,
+			  size_t nlocal)
 {
 	map = yderef(map);
 	size_t n = map->n, cnt = 0;
 	bool merges = false;
-	struct ment *v = pw_arena_alloc(c->tmp, (n ? n : 1) * sizeof(*v));
+	struct ment *v = n <= nlocal ? local : pw_arena_alloc(c->tmp, n * sizeof(*v));
 	for (size_t i = 0; i < n; i++) {
 		const ynode *k = map->u.kids[2 * i];
 		const ynode *kd = yderef(k);
@@ -229,8 +231,8 @@ static void collect(struct cx *c, const ynode *map, const struct keydef *t, size
 		    const ynode **keys, const ynode **vals, const char *where,
 		    const char *(*hint_for)(const char *name), bool ext_ok)
 {
-	struct ment *e;
-	size_t cnt = map_entries(c, map, &e);
+	struct ment local[32], *e;
+	size_t cnt = map_entries(c, map, &e, local, PW_ARRAY_SIZE(local));
 	for (size_t i = 0; i < n; i++)
 		keys[i] = vals[i] = NULL;
 	for (size_t i = 0; i < cnt; i++) {
@@ -267,61 +269,63 @@ static const char placeholder_hint[] =
     "quote values that start with '{' or '[', e.g. \"{{ run_id }}\"";
 
 /*
- * A list of strings; NULL-terminated array in the DAG's arena.  Item
- * positions go to *locs (tmp arena) when asked.  Returns false (and
- * reports) when v is not a list.
+ * The list at v, or NULL when there is none: v is null (*ok stays true) or
+ * not a list (reported, *ok false).
  */
-static bool want_str_list_in(struct cx *c, pw_arena *a, const char *what, const ynode *v,
-			     const char ***out, size_t *nout, pw_loc **locs,
-			     const char *scalar_hint)
+static const ynode *want_seq(struct cx *c, const char *what, const ynode *v,
+			     const char *scalar_hint, bool *ok)
 {
 	const ynode *d = yderef(v);
-	*out = NULL;
-	*nout = 0;
-	if (locs)
-		*locs = NULL;
-	if (!d || pw_ynode_is_null(d)) {
-		*out = pw_arena_calloc(a, sizeof(char *));
-		return true;
-	}
+	*ok = true;
+	if (!d || pw_ynode_is_null(d))
+		return NULL;
 	if (d->kind != YN_SEQ) {
 		err_at(c, v, d->kind == YN_SCALAR ? scalar_hint : NULL,
 		       "%s: expected a list of strings, got %s", what, pw_ynode_type_name(d));
-		return false;
+		*ok = false;
+		return NULL;
 	}
-	const char **arr = pw_arena_alloc(a, (d->n + 1) * sizeof(*arr));
-	pw_loc *l = locs ? pw_arena_alloc(c->tmp, (d->n + 1) * sizeof(*l)) : NULL;
-	size_t k = 0;
-	for (size_t i = 0; i < d->n; i++) {
-		const ynode *it = d->u.kids[i];
-		const ynode *id = yderef(it);
-		if (id->kind != YN_SCALAR) {
-			err_at(c, it, id->kind == YN_MAP ? placeholder_hint : NULL,
-			       "%s: item %zu: expected a string, got %s", what, i + 1,
-			       pw_ynode_type_name(id));
-			continue;
-		}
-		if (!id->quoted && !*id->u.str) {
-			err_at(c, it, "write \"\" for an empty string", "%s: item %zu is empty",
-			       what, i + 1);
-			continue;
-		}
-		if (l)
-			l[k] = loc_of(it);
-		arr[k++] = id->u.str;
+	return d;
+}
+
+/* Item i (0-based) of a list of strings, or NULL after reporting why not. */
+static const char *list_item(struct cx *c, const char *what, size_t i, const ynode *it)
+{
+	const ynode *id = yderef(it);
+	if (id->kind != YN_SCALAR) {
+		err_at(c, it, id->kind == YN_MAP ? placeholder_hint : NULL,
+		       "%s: item %zu: expected a string, got %s", what, i + 1,
+		       pw_ynode_type_name(id));
+		return NULL;
+	}
+	if (!id->quoted && !*id->u.str) {
+		err_at(c, it, "write \"\" for an empty string", "%s: item %zu is empty", what,
+		       i + 1);
+		return NULL;
+	}
+	return id->u.str;
+}
+
+/*
+ * A list of strings, as a NULL-terminated array in the DAG's arena (an
+ * empty one for null).  Returns false when v is not a list.
+ */
+static bool want_str_list(struct cx *c, const char *what, const ynode *v, const char ***out,
+			  size_t *nout, const char *scalar_hint)
+{
+	bool ok;
+	const ynode *d = want_seq(c, what, v, scalar_hint, &ok);
+	size_t n = d ? d->n : 0, k = 0;
+	const char **arr = pw_arena_alloc(&c->dag->arena, (n + 1) * sizeof(*arr));
+	for (size_t i = 0; i < n; i++) {
+		const char *s = list_item(c, what, i, d->u.kids[i]);
+		if (s)
+			arr[k++] = s;
 	}
 	arr[k] = NULL;
 	*out = arr;
 	*nout = k;
-	if (locs)
-		*locs = l;
-	return true;
-}
-
-static bool want_str_list(struct cx *c, const char *what, const ynode *v, const char ***out,
-			  size_t *nout, pw_loc **locs, const char *scalar_hint)
-{
-	return want_str_list_in(c, &c->dag->arena, what, v, out, nout, locs, scalar_hint);
+	return ok;
 }
 
 /* The text of a scalar for number-like values; NULL after reporting otherwise. */
@@ -703,7 +707,7 @@ static void parse_env(struct cx *c, const char *what, const ynode *v, pw_kv **ou
 		return;
 	}
 	struct ment *e;
-	size_t n = map_entries(c, d, &e);
+	size_t n = map_entries(c, d, &e, NULL, 0);
 	pw_kv *kv = pw_arena_alloc(&c->dag->arena, (n ? n : 1) * sizeof(*kv));
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -879,7 +883,7 @@ static const char command_hint[] = "write the program and its arguments as a lis
 static bool parse_command(struct cx *c, const char *what, const ynode *v, const char ***argv,
 			  size_t *argc)
 {
-	if (!want_str_list(c, what, v, argv, argc, NULL, command_hint))
+	if (!want_str_list(c, what, v, argv, argc, command_hint))
 		return false;
 	if (!*argc) {
 		/* Items that were themselves bad were already reported. */
@@ -943,7 +947,7 @@ static void parse_hook(struct cx *c, const char *what, const ynode *v, pw_hook *
 	}
 	if (val[HK_CHANNELS]) {
 		w = pw_arena_sprintf(c->tmp, "%s.channels", what);
-		want_str_list(c, w, val[HK_CHANNELS], &h->channels, &h->nchannels, NULL,
+		want_str_list(c, w, val[HK_CHANNELS], &h->channels, &h->nchannels,
 			      "write a list: channels: [slack]");
 	}
 	bool runs = val[HK_COMMAND] || val[HK_SHELL];
@@ -970,53 +974,56 @@ static void parse_hook(struct cx *c, const char *what, const ynode *v, pw_hook *
 
 static void parse_deps(struct cx *c, pw_task *t, const ynode *req, const ynode *opt)
 {
-	const char **r = NULL, **o = NULL;
-	size_t nr = 0, no = 0;
-	pw_loc *rl = NULL, *ol = NULL;
-	const char *dep_hint = "write a list of task ids: dependencies: [extract, clean]";
-	if (req)
-		want_str_list_in(c, c->tmp, "dependencies", req, &r, &nr, &rl, dep_hint);
-	if (opt)
-		want_str_list_in(c, c->tmp, "optional_dependencies", opt, &o, &no, &ol,
-				 "write a list of task ids: optional_dependencies: [extract]");
+	static const char *const what[2] = {"dependencies", "optional_dependencies"};
+	static const char *const hint[2] = {
+	    "write a list of task ids: dependencies: [extract, clean]",
+	    "write a list of task ids: optional_dependencies: [extract]"};
+	const ynode *lists[2];
+	bool ok;
+	lists[0] = req ? want_seq(c, what[0], req, hint[0], &ok) : NULL;
+	lists[1] = opt ? want_seq(c, what[1], opt, hint[1], &ok) : NULL;
+	size_t total = (lists[0] ? lists[0]->n : 0) + (lists[1] ? lists[1]->n : 0);
 	t->ndeps = 0;
-	t->deps = pw_arena_alloc(&c->dag->arena, (nr + no ? nr + no : 1) * sizeof(pw_dep));
+	t->deps = pw_arena_alloc(&c->dag->arena, (total ? total : 1) * sizeof(pw_dep));
 
 	/*
 	 * Each name once: a repeat in one list, or a name in both lists, is
 	 * an error.  Small lists compare pairwise; big ones use a map.
 	 */
 	pw_strmap seen = PW_STRMAP_INIT;
-	bool use_map = nr + no > 16;
+	bool use_map = total > 16;
 	for (size_t pass = 0; pass < 2; pass++) {
-		const char **names = pass ? o : r;
-		pw_loc *locs = pass ? ol : rl;
-		size_t n = pass ? no : nr;
-		for (size_t i = 0; i < n; i++) {
+		const ynode *l = lists[pass];
+		for (size_t i = 0; l && i < l->n; i++) {
+			const ynode *it = l->u.kids[i];
+			const char *name = list_item(c, what[pass], i, it);
+			if (!name)
+				continue;
 			size_t prev = SIZE_MAX;
 			if (use_map) {
-				if (!pw_strmap_get(&seen, names[i], &prev))
-					pw_strmap_put(&seen, names[i], t->ndeps);
+				if (!pw_strmap_get(&seen, name, &prev))
+					pw_strmap_put(&seen, name, t->ndeps);
 			} else {
 				for (size_t j = 0; j < t->ndeps && prev == SIZE_MAX; j++)
-					if (!strcmp(t->deps[j].name, names[i]))
+					if (!strcmp(t->deps[j].name, name))
 						prev = j;
 			}
-			if (prev != SIZE_MAX) {
-				if (t->deps[prev].optional == (pass == 1))
-					err_loc(c, locs[i], "list each dependency once",
-						"task '%s' lists dependency '%s' twice", t->task_id,
-						names[i]);
-				else
-					err_loc(c, locs[i],
-						"a dependency is either required or optional; "
-						"remove it from one list",
-						"task '%s' lists '%s' in both dependencies and "
-						"optional_dependencies",
-						t->task_id, names[i]);
+			if (prev != SIZE_MAX && t->deps[prev].optional == (pass == 1)) {
+				err_at(c, it, "list each dependency once",
+				       "task '%s' lists dependency '%s' twice", t->task_id, name);
 				continue;
 			}
-			t->deps[t->ndeps++] = (pw_dep){names[i], SIZE_MAX, pass == 1, locs[i]};
+			if (prev != SIZE_MAX) {
+				err_at(
+				    c, it,
+				    "a dependency is either required or optional; remove it from "
+				    "one list",
+				    "task '%s' lists '%s' in both dependencies and "
+				    "optional_dependencies",
+				    t->task_id, name);
+				continue;
+			}
+			t->deps[t->ndeps++] = (pw_dep){name, SIZE_MAX, pass == 1, loc_of(it)};
 		}
 	}
 	pw_strmap_release(&seen);
@@ -1171,10 +1178,10 @@ static bool parse_task(struct cx *c, const ynode *node, pw_task *t, size_t index
 			t->working_dir = s;
 	}
 	if (v[TK_INPUTS])
-		want_str_list(c, "inputs", v[TK_INPUTS], &t->inputs, &t->ninputs, NULL,
+		want_str_list(c, "inputs", v[TK_INPUTS], &t->inputs, &t->ninputs,
 			      "write a list: inputs: [\"raw/*.json\"]");
 	if (v[TK_OUTPUTS])
-		want_str_list(c, "outputs", v[TK_OUTPUTS], &t->outputs, &t->noutputs, NULL,
+		want_str_list(c, "outputs", v[TK_OUTPUTS], &t->outputs, &t->noutputs,
 			      "write a list: outputs: [\"clean/laps.csv\"]");
 	if (v[TK_RESOURCES])
 		parse_resources(c, k[TK_RESOURCES], v[TK_RESOURCES], &t->resources);

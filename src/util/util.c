@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,5 +470,54 @@ int pw_mkdir_p(const char *path, unsigned mode)
 		rc = -errno;
 out:
 	free(p);
+	return rc;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+int pw_rm_rf(const char *path)
+{
+	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return 0;
+}
+
+int pw_copy_file(const char *from, const char *to)
+{
+	char *dir = pw_xstrdup(to);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		pw_mkdir_p(dir, 0755);
+	}
+	free(dir);
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		int e = errno;
+		close(in);
+		return -e;
+	}
+	char buf[65536];
+	ssize_t r;
+	int rc = 0;
+	while ((r = read(in, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, (size_t)r) != r) {
+			rc = -EIO;
+			break;
+		}
+	}
+	if (r < 0)
+		rc = -errno;
+	close(in);
+	if (close(out) < 0 && !rc)
+		rc = -errno;
 	return rc;
 }

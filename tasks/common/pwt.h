@@ -47,6 +47,43 @@ typedef struct pwt_err {
 #else
 #define PWT_PRINTF(a, b)
 #define PWT_NORETURN
+/* ---- PostgreSQL (--pg CONNINFO) ---------------------------------------- */
+
+/* Creates the spec's tables and indexes if they do not exist. Connection
+ * failures are 75 (transient), SQL errors 74. */
+int pwt_pg_schema(const char *conninfo, pwt_err *err);
+/* In one transaction: creates the schema if needed, replaces table's rows
+ * with the named columns of src (COPY), then runs after_sql (may be NULL). */
+int pwt_pg_load(const char *conninfo, const char *table, const char *const *cols, size_t n,
+		const pwt_table *src, const char *after_sql, pwt_err *err);
+
+/* ---- split boundaries ---------------------------------------------------- */
+
+/* The spec's temporal split: train <= train_end, validation in
+ * [val_start, val_end], test >= test_start (YYYYMMDD). */
+typedef struct pwt_bounds {
+	long train_end, val_start, val_end, test_start;
+} pwt_bounds;
+
+#define PWT_BOUNDS_DEFAULT {20221231, 20230101, 20230630, 20230701}
+
+/* Checks that the ranges are ordered and do not overlap. */
+int pwt_bounds_check(const pwt_bounds *b, pwt_err *err);
+/* "train", "validation", "test" or NULL (between the ranges) for a date. */
+const char *pwt_bounds_split(const pwt_bounds *b, long date);
+/* The CREATE OR REPLACE VIEW statements for train, validation and test. */
+char *pwt_bounds_views_sql(const pwt_bounds *b);
+/* Handles --train-end, --val-start, --val-end and --test-start (name without
+ * the dashes); exits 64 on a bad date. Returns 1 when name was one of them. */
+int pwt_bounds_option(pwt_bounds *b, const char *name, const char *arg);
+#define PWT_BOUNDS_HELP                                                                            \
+	"  --train-end DATE     last race date of train (default: 2022-12-31)\n"                   \
+	"  --val-start DATE     first race date of validation (default: 2023-01-01)\n"             \
+	"  --val-end DATE       last race date of validation (default: 2023-06-30)\n"              \
+	"  --test-start DATE    first race date of test (default: 2023-07-01)\n"
+/* YYYYMMDD -> "YYYY-MM-DD" in buf (11 bytes). */
+char *pwt_fmt_date(char *buf, long ymd);
+
 #endif
 
 /* Returns -1 so that callers can write `return pwt_err_set(...)`. */
@@ -128,6 +165,8 @@ int pwt_map_get(const pwt_map *m, const char *key, size_t *val);
 /* Inserts key -> val unless present; returns 1 when inserted, 0 when the key
  * was there already (its value is left and stored in *old when old != NULL). */
 int pwt_map_put(pwt_map *m, const char *key, size_t val, size_t *old);
+/* The value slot of key, or NULL; valid until the next put. */
+size_t *pwt_map_ref(const pwt_map *m, const char *key);
 void pwt_map_release(pwt_map *m);
 
 /* ---- CSV reading ------------------------------------------------------ */
@@ -234,5 +273,42 @@ void pwt_json_long(pwt_json *j, const char *key, long v);
 void pwt_json_fixed(pwt_json *j, const char *key, double v, int decimals);
 void pwt_json_bool(pwt_json *j, const char *key, int v);
 int pwt_json_commit(pwt_json *j, pwt_err *err);
+
+/* ---- PostgreSQL (--pg CONNINFO) ---------------------------------------- */
+
+/* Creates the spec's tables and indexes if they do not exist. Connection
+ * failures are 75 (transient), SQL errors 74. */
+int pwt_pg_schema(const char *conninfo, pwt_err *err);
+/* In one transaction: creates the schema if needed, replaces table's rows
+ * with the named columns of src (COPY), then runs after_sql (may be NULL). */
+int pwt_pg_load(const char *conninfo, const char *table, const char *const *cols, size_t n,
+		const pwt_table *src, const char *after_sql, pwt_err *err);
+
+/* ---- split boundaries ---------------------------------------------------- */
+
+/* The spec's temporal split: train <= train_end, validation in
+ * [val_start, val_end], test >= test_start (YYYYMMDD). */
+typedef struct pwt_bounds {
+	long train_end, val_start, val_end, test_start;
+} pwt_bounds;
+
+#define PWT_BOUNDS_DEFAULT {20221231, 20230101, 20230630, 20230701}
+
+/* Checks that the ranges are ordered and do not overlap. */
+int pwt_bounds_check(const pwt_bounds *b, pwt_err *err);
+/* "train", "validation", "test" or NULL (between the ranges) for a date. */
+const char *pwt_bounds_split(const pwt_bounds *b, long date);
+/* The CREATE OR REPLACE VIEW statements for train, validation and test. */
+char *pwt_bounds_views_sql(const pwt_bounds *b);
+/* Handles --train-end, --val-start, --val-end and --test-start (name without
+ * the dashes); exits 64 on a bad date. Returns 1 when name was one of them. */
+int pwt_bounds_option(pwt_bounds *b, const char *name, const char *arg);
+#define PWT_BOUNDS_HELP                                                                            \
+	"  --train-end DATE     last race date of train (default: 2022-12-31)\n"                   \
+	"  --val-start DATE     first race date of validation (default: 2023-01-01)\n"             \
+	"  --val-end DATE       last race date of validation (default: 2023-06-30)\n"              \
+	"  --test-start DATE    first race date of test (default: 2023-07-01)\n"
+/* YYYYMMDD -> "YYYY-MM-DD" in buf (11 bytes). */
+char *pwt_fmt_date(char *buf, long ymd);
 
 #endif

@@ -484,6 +484,14 @@ int pwt_map_get(const pwt_map *m, const char *key, size_t *val)
 	return 1;
 }
 
+size_t *pwt_map_ref(const pwt_map *m, const char *key)
+{
+	if (!m->cap)
+		return NULL;
+	size_t i = map_slot(m, key);
+	return m->keys[i] ? &m->vals[i] : NULL;
+}
+
 int pwt_map_put(pwt_map *m, const char *key, size_t val, size_t *old)
 {
 	if ((m->n + 1) * 2 > m->cap) {
@@ -523,4 +531,76 @@ void pwt_map_release(pwt_map *m)
 	m->keys = NULL;
 	m->vals = NULL;
 	m->cap = m->n = 0;
+}
+
+/* ---- split boundaries -------------------------------------------------------- */
+
+char *pwt_fmt_date(char *buf, long ymd)
+{
+	unsigned long v = ymd < 0 ? 0 : (unsigned long)ymd;
+
+	snprintf(buf, 11, "%04lu-%02lu-%02lu", v / 10000 % 10000, v / 100 % 100, v % 100);
+	return buf;
+}
+
+int pwt_bounds_check(const pwt_bounds *b, pwt_err *err)
+{
+	char a[11], c[11];
+
+	if (b->val_start > b->val_end)
+		return pwt_err_set(err, PWT_EX_USAGE, "validation start %s is after its end %s",
+				   pwt_fmt_date(a, b->val_start), pwt_fmt_date(c, b->val_end));
+	if (b->train_end >= b->val_start)
+		return pwt_err_set(err, PWT_EX_USAGE,
+				   "train end %s must be before validation start %s",
+				   pwt_fmt_date(a, b->train_end), pwt_fmt_date(c, b->val_start));
+	if (b->val_end >= b->test_start)
+		return pwt_err_set(err, PWT_EX_USAGE,
+				   "validation end %s must be before test start %s",
+				   pwt_fmt_date(a, b->val_end), pwt_fmt_date(c, b->test_start));
+	return 0;
+}
+
+const char *pwt_bounds_split(const pwt_bounds *b, long date)
+{
+	if (date <= b->train_end)
+		return "train";
+	if (date >= b->val_start && date <= b->val_end)
+		return "validation";
+	if (date >= b->test_start)
+		return "test";
+	return NULL;
+}
+
+char *pwt_bounds_views_sql(const pwt_bounds *b)
+{
+	char te[11], vs[11], ve[11], ts[11];
+
+	pwt_fmt_date(te, b->train_end);
+	pwt_fmt_date(vs, b->val_start);
+	pwt_fmt_date(ve, b->val_end);
+	pwt_fmt_date(ts, b->test_start);
+	return pwt_xasprintf(
+		"CREATE OR REPLACE VIEW train AS SELECT * FROM lap_features WHERE race_date <= "
+		"'%s';\n"
+		"CREATE OR REPLACE VIEW validation AS SELECT * FROM lap_features WHERE race_date "
+		"BETWEEN '%s' AND '%s';\n"
+		"CREATE OR REPLACE VIEW test AS SELECT * FROM lap_features WHERE race_date >= "
+		"'%s';\n",
+		te, vs, ve, ts);
+}
+
+int pwt_bounds_option(pwt_bounds *b, const char *name, const char *arg)
+{
+	long *slot = strcmp(name, "train-end") == 0    ? &b->train_end
+		     : strcmp(name, "val-start") == 0  ? &b->val_start
+		     : strcmp(name, "val-end") == 0    ? &b->val_end
+		     : strcmp(name, "test-start") == 0 ? &b->test_start
+						       : NULL;
+
+	if (!slot)
+		return 0;
+	if (pwt_parse_date(arg, slot) < 0)
+		pwt_usage_error("--%s: expected a date YYYY-MM-DD, got '%s'", name, arg);
+	return 1;
 }

@@ -50,7 +50,7 @@ check_eq "$RC" 0 "max_active_tasks: 2: pitwall exits 0"
 check_eq "$(measured_max "$T/mat.counter")" 2 "max_active_tasks: 2 (no -j): measured max == 2"
 write_dag "$T/mat4.yaml" conc_mat4 "$T/mat4.counter" 8 2
 pw_run mat4 "$T/mat4.yaml" -j 4
-check_le "$(measured_max "$T/mat4.counter")" 4 "-j 4 over max_active_tasks: 2: measured max <= 4"
+check_eq "$(measured_max "$T/mat4.counter")" 4 "-j 4 overrides max_active_tasks: 2: measured max == 4"
 check_eq "$(rj 'd["max_concurrent"] <= 4')" true "-j 4: run.json max_concurrent <= 4"
 ((PW_FAIL == f0)) || pw_show
 

@@ -13,6 +13,7 @@ set -euo pipefail
 PW_N=0
 PW_PASS=0
 PW_FAIL=0
+PW_DONE=0
 
 pw_setup() {
 	if [[ -z ${PITWALL:-} ]]; then
@@ -27,7 +28,7 @@ pw_setup() {
 		echo "# PW_HELPERS is not set; skipping"
 		exit 77
 	fi
-	if ! command -v python3 >/dev/null; then
+	if ! type -P python3 >/dev/null; then
 		echo "# python3 is needed to read run.json; skipping"
 		exit 77
 	fi
@@ -46,6 +47,13 @@ pw_setup() {
 pw_cleanup() {
 	local rc=$?
 	local f pid
+	if ((PW_DONE == 0)); then
+		# set -e stopped the script early: still end in the usual form.
+		pw_notok "the script ran to its end" "it stopped with exit status $rc"
+		echo "1..$PW_N"
+		echo "$PW_PASS passed, $PW_FAIL failed"
+		((rc != 0)) || rc=1
+	fi
 	while IFS= read -r f; do
 		pid=$(<"$f")
 		if [[ $(pid_state "$pid") == alive ]]; then
@@ -128,7 +136,15 @@ check_le() {
 	fi
 }
 
+# pw_skip REASON: ends the script as skipped (ctest SKIP_RETURN_CODE 77).
+pw_skip() {
+	PW_DONE=1
+	echo "# skipped: $1"
+	exit 77
+}
+
 pw_done() {
+	PW_DONE=1
 	echo "1..$PW_N"
 	echo "$PW_PASS passed, $PW_FAIL failed"
 	((PW_FAIL == 0))

@@ -6,8 +6,7 @@ pw_setup
 
 SMOKE=${PW_SOURCE_DIR:-}/dags/smoke.yaml
 if [[ ! -f $SMOKE ]]; then
-	echo "# $SMOKE does not exist yet; skipping"
-	exit 77
+	pw_skip "$SMOKE does not exist yet"
 fi
 
 pw_cmd validate "$SMOKE"

@@ -40,6 +40,9 @@ for task in stubborn very_stubborn; do
 	check_pid_gone "$(cat "$P/$task.gc.pid" 2>/dev/null)" \
 		"$task: the grandchild that ignores SIGTERM is gone (kill -0 fails)"
 done
+check_eq "$(rj 'a("stubborn",1)["signal"]')" 15 "stubborn (exits on SIGTERM): attempt signal 15"
+check_eq "$(rj 'a("very_stubborn",1)["signal"]')" 9 "very_stubborn (ignores SIGTERM): attempt signal 9 after the grace"
+check_eq "$(rj 'a("stubborn",1)["class"]')" network_timeout "a timed-out attempt is classed network_timeout"
 check_eq "$(rj 't("after")["status"]')" upstream_failed "dependent of a timed-out task: upstream_failed"
 check "dependent of a timed-out task did not run" test ! -e "$WS/after.ran"
 check_eq "$(rj 't("quick")["status"]')" success "an independent task still succeeds"
