@@ -38,6 +38,8 @@ static const pw_cli_command commands[] = {
 	 "                            .pitwall/audit.db under PITWALL_HOME or here)\n"
 	 "  --no-store                do not record the run in the audit store\n"
 	 "  --actor NAME              who started the run (default user@host)\n"
+	 "  --openlineage URL         send OpenLineage events to an http(s) URL or to\n"
+	 "                            file:PATH (default: PITWALL_OPENLINEAGE)\n"
 	 "\n"
 	 "Exit: 0 success, 1 a task failed, 2 invalid DAG, 130/143 interrupted.\n"
 	 "Logs: <workspace>/logs/<task_id>.<attempt>.log; result: <workspace>/run.json\n"},

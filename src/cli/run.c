@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "exec/events.h"
+#include "pitwall/openlineage.h"
 #include "pitwall/recorder.h"
 #include "pitwall/run.h"
 
@@ -13,6 +14,7 @@ int pw_cmd_run(int argc, char **argv)
 {
 	pw_run_opts o = PW_RUN_OPTS_INIT;
 	const char *file = NULL, *v, *store_url = NULL;
+	const char *ol_target = NULL; /* --openlineage */
 	bool quiet = false, no_store = false;
 	for (int i = 1; i < argc; i++) {
 		if (pw_cli_opt(argc, argv, &i, "-j", "--jobs", &v)) {
@@ -69,6 +71,11 @@ int pw_cmd_run(int argc, char **argv)
 			if (!v || !*v)
 				return pw_cli_usage_error("run", "--actor needs a name");
 			o.actor = v;
+		} else if (pw_cli_opt(argc, argv, &i, NULL, "--openlineage", &v)) {
+			if (!v || !*v)
+				return pw_cli_usage_error("run",
+							  "--openlineage needs a URL or file:PATH");
+			ol_target = v;
 		} else if (pw_cli_flag(argv, i, "-q", "--quiet")) {
 			quiet = true;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
@@ -88,6 +95,19 @@ int pw_cmd_run(int argc, char **argv)
 	if (!dag)
 		return PW_EXIT_INVALID;
 
+	/* OpenLineage (docs/openlineage.md): --openlineage, else PITWALL_OPENLINEAGE. */
+	if (!ol_target && getenv("PITWALL_OPENLINEAGE") && *getenv("PITWALL_OPENLINEAGE"))
+		ol_target = getenv("PITWALL_OPENLINEAGE");
+	pw_openlineage *ol = NULL;
+	if (ol_target) {
+		char olerr[256];
+		ol = pw_openlineage_open(ol_target, dag, olerr, sizeof(olerr));
+		if (!ol) {
+			pw_dag_free(dag);
+			return pw_cli_usage_error("run", "%s", olerr);
+		}
+	}
+
 	pw_audit_store *store = NULL;
 	pw_recorder rec;
 	bool recording = false;
@@ -97,6 +117,7 @@ int pw_cmd_run(int argc, char **argv)
 			fprintf(stderr, "pitwall run: %s\n  hint: check --store / PITWALL_STORE, or run with --no-store\n",
 				serr.buf ? serr.buf : "cannot open the audit store");
 			pw_strbuf_release(&serr);
+			pw_openlineage_close(ol);
 			pw_dag_free(dag);
 			return PW_EXIT_SOFTWARE;
 		}
@@ -107,13 +128,16 @@ int pw_cmd_run(int argc, char **argv)
 
 	pw_log_observer lo;
 	pw_log_observer_init(&lo, o.log_format, stderr);
-	pw_run_observer obs[2] = {{pw_log_observer_event, &lo, NULL}};
+	pw_run_observer obs[3] = {{pw_log_observer_event, &lo, NULL}};
 	size_t nobs = 1;
 	if (recording)
 		obs[nobs++] = (pw_run_observer){pw_recorder_event, &rec, pw_recorder_flush};
+	if (ol)
+		obs[nobs++] = (pw_run_observer){pw_openlineage_event, ol, pw_openlineage_flush};
 	pw_run_result res;
 	char err[512] = "";
 	int rc = pw_run_dag(dag, &o, obs, nobs, &res, err, sizeof(err));
+	pw_openlineage_close(ol); /* delivers or spools what is left */
 	if (recording) {
 		pw_recorder_flush(&rec);
 		if (rec.failures)

@@ -31,7 +31,7 @@ typedef enum { YN_SCALAR, YN_SEQ, YN_MAP, YN_ALIAS } ynode_kind;
 typedef struct ynode ynode;
 struct ynode {
 	uint8_t kind;	/* ynode_kind */
-	uint8_t quoted; /* scalar: not plain (quoted, literal or folded) */
+	uint8_t quoted; /* scalar: 0 plain, 1 '' or "", 2 literal (|) or folded (>) */
 	uint8_t bad;	/* stands in for a reported error (bad alias): say nothing more */
 	uint32_t n;	/* scalar: length; seq: items; map: pairs */
 	int line, col;	/* 1-based */

@@ -52,7 +52,10 @@ static bool check_encoding(pw_diags *diags, const char *path, const char *buf, s
 {
 	const unsigned char *p = (const unsigned char *)buf;
 	int line = 1, col = 1;
-	for (size_t i = 0; i < len;) {
+	size_t i = 0;
+	if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3))
+		i = 3; /* a byte order mark takes no column */
+	while (i < len) {
 		if (p[i] == 0) {
 			pw_diags_add(diags, PW_DIAG_ERROR, path, line, col,
 				     "a DAG file is text; is this a binary file?",

@@ -1280,8 +1280,8 @@ static void parse_schedule(struct cx *c, const ynode *v)
 	if (pw_cron_parse(&cron, s, &ce) < 0) {
 		int col = v->col;
 		/* Only a scalar written in place maps columns one to one. */
-		if (v == d && !strchr(s, '\n'))
-			col = v->col + (ce.col > 0 ? ce.col - 1 : 0) + (d->quoted ? 1 : 0);
+		if (v == d && d->quoted < 2)
+			col = v->col + (ce.col > 0 ? ce.col - 1 : 0) + d->quoted;
 		pw_diags_add(c->diags, PW_DIAG_ERROR, c->path, v->line, col,
 			     "five fields: minute hour day-of-month month day-of-week "
 			     "(\"0 2 * * 1\"), or @hourly, @daily, @weekly, @monthly, @yearly",

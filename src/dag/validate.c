@@ -9,18 +9,23 @@
  * the component's first task in file order, so the output is the same on
  * every run.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dag/dag_internal.h"
 
-/* At most this many unknown names get a "did you mean" (each costs a scan of all ids). */
-#define MAX_SUGGESTIONS 100
+/*
+ * A "did you mean" scans every id with an edit distance (len x len cells
+ * each); past this many cells in total, unknown names get no suggestion,
+ * so a file with thousands of bad names in 100,000 tasks stays fast.
+ */
+#define SUGGEST_BUDGET 50000000u
 
 static void resolve_deps(pw_dag *dag, const char *path, pw_diags *diags)
 {
 	const char **ids = NULL;
-	size_t nsuggest = 0;
+	uint64_t budget = SUGGEST_BUDGET;
 	for (size_t i = 0; i < dag->ntasks; i++) {
 		pw_task *t = &dag->tasks[i];
 		for (size_t j = 0; j < t->ndeps; j++) {
@@ -37,7 +42,10 @@ static void resolve_deps(pw_dag *dag, const char *path, pw_diags *diags)
 				continue;
 			}
 			const char *dym = NULL;
-			if (nsuggest++ < MAX_SUGGESTIONS) {
+			uint64_t len = strlen(d->name) + 1;
+			uint64_t cost = (uint64_t)dag->ntasks * (len > 65 ? 65 : len) * len;
+			if (cost <= budget) {
+				budget -= cost;
 				if (!ids) {
 					ids = pw_xmalloc((dag->ntasks ? dag->ntasks : 1) *
 							 sizeof(*ids));

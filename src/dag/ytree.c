@@ -335,7 +335,12 @@ static void on_scalar(struct builder *b, const yaml_event_t *ev)
 	const char *v = (const char *)ev->data.scalar.value;
 	size_t len = ev->data.scalar.length;
 	ynode *n = new_node(b, YN_SCALAR, &ev->start_mark);
-	n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+	switch (ev->data.scalar.style) {
+	case YAML_PLAIN_SCALAR_STYLE: n->quoted = 0; break;
+	case YAML_LITERAL_SCALAR_STYLE:
+	case YAML_FOLDED_SCALAR_STYLE: n->quoted = 2; break;
+	default: n->quoted = 1; break;
+	}
 	if (memchr(v, '\0', len)) {
 		berr(b, n->line, n->col, "remove the \\0 escape",
 		     "a string contains a NUL character");
@@ -496,6 +501,11 @@ ytree_status pw_ytree_build(ynode **out_root, const char *path, const char *buf,
 	if (!yaml_parser_initialize(&parser)) {
 		berr(&b, 0, 0, NULL, "cannot initialise the YAML parser");
 		return YT_ERROR;
+	}
+	/* A UTF-8 byte order mark is not content, and columns do not count it. */
+	if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
+		buf += 3;
+		len -= 3;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);

@@ -2,6 +2,7 @@
  * Loading good DAGs: every resolved field of the files in tests/dags/good,
  * the spec's own DAG, and generated 100,000-task files.
  */
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -341,6 +342,40 @@ static void test_minimal_and_anchors(void)
 	}
 }
 
+/* Every file in tests/dags/good loads without a single diagnostic. */
+static void test_all_good(void)
+{
+	const char *src = getenv("PW_SOURCE_DIR");
+	char *dir = pw_xasprintf("%s/tests/dags/good", src ? src : ".");
+	DIR *d = opendir(dir);
+	PW_CHECK(d != NULL, "open %s", dir);
+	size_t n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 6 || strcmp(e->d_name + l - 5, ".yaml"))
+			continue;
+		pw_dag *dag = load_good(e->d_name);
+		pw_dag_free(dag);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	PW_CHECK(n >= 6, "%zu good files", n);
+	free(dir);
+
+	pw_dag *dag = load_good("crlf_bom.yaml");
+	if (dag) {
+		PW_CHECK_STR(dag->dag_id, "crlf_bom", "BOM skipped, CR not in values");
+		PW_CHECK_INT(dag->dag_id_loc.line, 2, "line after the comment");
+		PW_CHECK_INT(dag->dag_id_loc.col, 9, "columns do not count the BOM");
+		const pw_task *a = task(dag, "a");
+		PW_CHECK_STR(a->argv[1], "caf\xc3\xa9", "UTF-8 argument kept");
+		PW_CHECK_STR(task(dag, "b")->shell, "echo b", "shell without CR");
+		pw_dag_free(dag);
+	}
+}
+
 /* Diagnostics of one file never decide another's result. */
 static void test_shared_diags(void)
 {
@@ -446,6 +481,7 @@ int main(void)
 	test_spec_nodes();
 	test_full();
 	test_minimal_and_anchors();
+	test_all_good();
 	test_shared_diags();
 	test_big();
 	PW_TEST_DONE();
