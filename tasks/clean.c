@@ -85,10 +85,10 @@ static size_t nlaps, caplaps;
 static struct unmatched *unmatched;
 static size_t nunmatched, capunmatched;
 
-static pwt_map race_idx = PWT_MAP_INIT;   /* "year/round" */
+static pwt_map race_idx = PWT_MAP_INIT;	  /* "year/round" */
 static pwt_map driver_idx = PWT_MAP_INIT; /* driverRef */
-static pwt_map name_idx = PWT_MAP_INIT;   /* folded name -> first driver; see name_next */
-static size_t *name_next;                 /* chain of drivers sharing a folded name */
+static pwt_map name_idx = PWT_MAP_INIT;	  /* folded name -> first driver; see name_next */
+static size_t *name_next;		  /* chain of drivers sharing a folded name */
 static pwt_map result_idx = PWT_MAP_INIT; /* "race/driver" -> result */
 
 static long n_renumbered, n_dup_dropped, n_unmatched_laps, n_cum_unknown;
@@ -151,8 +151,8 @@ static void load_races(pwt_table *t)
 
 static void load_drivers(pwt_table *t)
 {
-	static const char *const names[] = {"driverRef", "code",	  "forename",
-					    "surname",	 "dob",		  "nationality"};
+	static const char *const names[] = {"driverRef", "code", "forename",
+					    "surname",	 "dob",	 "nationality"};
 	int c[6];
 	pwt_err err = PWT_ERR_INIT;
 
@@ -195,9 +195,10 @@ static void load_drivers(pwt_table *t)
 
 static void load_results(pwt_table *t)
 {
-	static const char *const names[] = {
-		"year",	 "round", "driverRef", "constructorRef", "number", "grid",	"position",
-		"positionOrder", "points", "laps", "status", "milliseconds", "fastestLapTime"};
+	static const char *const names[] = {"year",	     "round", "driverRef", "constructorRef",
+					    "number",	     "grid",  "position",  "positionOrder",
+					    "points",	     "laps",  "status",	   "milliseconds",
+					    "fastestLapTime"};
 	int c[13];
 	pwt_err err = PWT_ERR_INIT;
 
@@ -213,8 +214,9 @@ static void load_results(pwt_table *t)
 		if (pwt_req_str(t, r, c[2], &ref, &err) < 0)
 			die(&err);
 		if (!pwt_map_get(&driver_idx, ref, &v)) {
-			pwt_err_set(&err, PWT_EX_DATAERR, "%s:%u: driverRef '%s' is not in drivers.csv",
-				    t->path, t->lines[r], ref);
+			pwt_err_set(&err, PWT_EX_DATAERR,
+				    "%s:%u: driverRef '%s' is not in drivers.csv", t->path,
+				    t->lines[r], ref);
 			die(&err);
 		}
 		re.driver = (int)v;
@@ -251,8 +253,8 @@ static void load_results(pwt_table *t)
 
 static void load_stops(pwt_table *t)
 {
-	static const char *const names[] = {"year", "round", "driverRef", "stop", "lap",
-					    "duration"};
+	static const char *const names[] = {"year", "round", "driverRef",
+					    "stop", "lap",   "duration"};
 	int c[6];
 	pwt_err err = PWT_ERR_INIT;
 
@@ -266,8 +268,9 @@ static void load_stops(pwt_table *t)
 		if (pwt_req_str(t, r, c[2], &ref, &err) < 0)
 			die(&err);
 		if (!pwt_map_get(&driver_idx, ref, &v)) {
-			pwt_err_set(&err, PWT_EX_DATAERR, "%s:%u: driverRef '%s' is not in drivers.csv",
-				    t->path, t->lines[r], ref);
+			pwt_err_set(&err, PWT_EX_DATAERR,
+				    "%s:%u: driverRef '%s' is not in drivers.csv", t->path,
+				    t->lines[r], ref);
 			die(&err);
 		}
 		s.driver = (int)v;
@@ -327,10 +330,16 @@ static const char *map_compound(const char *c)
 	static const struct {
 		const char *from, *to;
 	} map[] = {
-		{"option", "Soft"},	{"prime", "Medium"},	   {"soft", "Soft"},
-		{"medium", "Medium"},	{"hard", "Hard"},	   {"supersoft", "Supersoft"},
-		{"ultrasoft", "Ultrasoft"}, {"hypersoft", "Hypersoft"}, {"intermediate", "Intermediate"},
-		{"wet", "Wet"},
+	    {"option", "Soft"},
+	    {"prime", "Medium"},
+	    {"soft", "Soft"},
+	    {"medium", "Medium"},
+	    {"hard", "Hard"},
+	    {"supersoft", "Supersoft"},
+	    {"ultrasoft", "Ultrasoft"},
+	    {"hypersoft", "Hypersoft"},
+	    {"intermediate", "Intermediate"},
+	    {"wet", "Wet"},
 	};
 	if (!c || !*c)
 		return NULL;
@@ -342,8 +351,8 @@ static const char *map_compound(const char *c)
 
 static void load_laps(pwt_table *t)
 {
-	static const char *const names[] = {"year", "round", "lap", "driver_id", "id_kind",
-					    "position", "lap_time"};
+	static const char *const names[] = {"year",    "round",	   "lap",     "driver_id",
+					    "id_kind", "position", "lap_time"};
 	int c[7];
 	pwt_err err = PWT_ERR_INIT;
 	pwt_map seen = PWT_MAP_INIT; /* "race/kind/id" -> driver+1 or unmatched index */
@@ -360,7 +369,8 @@ static void load_laps(pwt_table *t)
 
 		l.race = find_race(t, r, c[0], c[1], &err);
 		if (pwt_req_long(t, r, c[2], &l.src_lap, &err) < 0 ||
-		    pwt_req_str(t, r, c[3], &id, &err) < 0 || pwt_req_str(t, r, c[4], &kind, &err) < 0)
+		    pwt_req_str(t, r, c[3], &id, &err) < 0 ||
+		    pwt_req_str(t, r, c[4], &kind, &err) < 0)
 			die(&err);
 		if (strcmp(kind, "ref") != 0 && strcmp(kind, "name") != 0) {
 			pwt_err_set(&err, PWT_EX_DATAERR,
@@ -374,8 +384,9 @@ static void load_laps(pwt_table *t)
 		if ((rc = pwt_cell_ms(t, r, c[6], &l.ms, &err)) < 0)
 			die(&err);
 		if (rc == 0) {
-			pwt_err_set(&err, PWT_EX_DATAERR, "%s:%u: column 'lap_time' is missing (\\N)",
-				    t->path, t->lines[r]);
+			pwt_err_set(&err, PWT_EX_DATAERR,
+				    "%s:%u: column 'lap_time' is missing (\\N)", t->path,
+				    t->lines[r]);
 			die(&err);
 		}
 		l.compound = ccomp >= 0 ? map_compound(pwt_cell(t, r, ccomp)) : NULL;
@@ -389,13 +400,14 @@ static void load_laps(pwt_table *t)
 				v = (size_t)d + 1;
 			} else {
 				struct unmatched u = {l.race, id, kind, 0};
-				v = (size_t)-(ssize_t)(nunmatched + 1);
+				v = (size_t) - (ssize_t)(nunmatched + 1);
 				PWT_PUSH(unmatched, nunmatched, capunmatched, u);
-				pwt_warn("%s:%u: driver '%s' (%s) of %ld round %ld matches no driver "
-					 "in drivers.csv; its laps are reported in "
-					 "clean/unmatched_drivers.csv",
-					 t->path, t->lines[r], id, kind, races[l.race].year,
-					 races[l.race].round);
+				pwt_warn(
+				    "%s:%u: driver '%s' (%s) of %ld round %ld matches no driver "
+				    "in drivers.csv; its laps are reported in "
+				    "clean/unmatched_drivers.csv",
+				    t->path, t->lines[r], id, kind, races[l.race].year,
+				    races[l.race].round);
 			}
 			pwt_map_put(&seen, k, v, NULL);
 		}
@@ -430,7 +442,8 @@ static void fix_numbering(void)
 {
 	for (size_t i = 0; i < nlaps;) {
 		size_t j = i;
-		while (j < nlaps && laps[j].race == laps[i].race && laps[j].driver == laps[i].driver)
+		while (j < nlaps && laps[j].race == laps[i].race &&
+		       laps[j].driver == laps[i].driver)
 			j++;
 		size_t n = j - i, rv;
 		int sequential = 1, dups = 0;
@@ -617,8 +630,8 @@ static int cmp_final(const void *a, const void *b)
 }
 
 static const char *const lap_cols[] = {
-	"year",	      "round",	 "driver_id", "lap",	 "lap_time_ms", "cum_time_ms",
-	"position",   "pit_in",	 "pit_out",   "tire_compound",
+    "year",	   "round",    "driver_id", "lap",     "lap_time_ms",
+    "cum_time_ms", "position", "pit_in",    "pit_out", "tire_compound",
 };
 
 static void write_laps(const char *dir, int outliers, pwt_err *err)
@@ -674,7 +687,7 @@ static int cmp_race(const void *a, const void *b)
 
 static void write_races(const char *dir, pwt_err *err)
 {
-	static const char *const cols[] = {"year",      "round",     "race_date",
+	static const char *const cols[] = {"year",	 "round",     "race_date",
 					   "circuit_id", "race_name", "total_laps"};
 	size_t *order = pwt_xmalloc((nraces + 1) * sizeof(size_t));
 	char *path = pwt_path_join(dir, "races.csv");
@@ -712,7 +725,7 @@ static int cmp_driver(const void *a, const void *b)
 static void write_drivers(const char *dir, pwt_err *err)
 {
 	static const char *const cols[] = {"driver_id", "code", "forename",   "surname",
-					   "name",      "dob",  "nationality"};
+					   "name",	"dob",	"nationality"};
 	size_t *order = pwt_xmalloc((ndrivers + 1) * sizeof(size_t));
 	char *path = pwt_path_join(dir, "drivers.csv");
 	pwt_csvw w;
@@ -760,9 +773,9 @@ static int cmp_result(const void *a, const void *b)
 static void write_results(const char *dir, pwt_err *err)
 {
 	static const char *const cols[] = {
-		"year",	    "round",	      "driver_id", "constructor_id", "number",
-		"grid",	    "pit_lane_start", "position",  "position_order", "points",
-		"laps",	    "status",	      "race_time_ms", "fastest_lap_ms",
+	    "year", "round",	      "driver_id",    "constructor_id", "number",
+	    "grid", "pit_lane_start", "position",     "position_order", "points",
+	    "laps", "status",	      "race_time_ms", "fastest_lap_ms",
 	};
 	char *path = pwt_path_join(dir, "results.csv");
 	pwt_csvw w;
@@ -916,7 +929,7 @@ static void usage(void)
 	       "  --out DIR        output directory (default: clean)\n"
 	       "  --strict         exit 65 when a lap's driver cannot be matched\n"
 	       "  --pg CONNINFO    also create the PostgreSQL schema (lap_features,\n"
-	       "                   driver_profiles) in that database\n"
+	       "                   driver_profiles) in that database (default: $F1_PG)\n"
 	       "  -q, --quiet      no progress messages\n"
 	       "  -h, --help       this help\n"
 	       "\n"
@@ -925,19 +938,21 @@ static void usage(void)
 	       "unreachable.\n");
 }
 
-
 int main(int argc, char **argv)
 {
 	const char *raw = "raw", *out = "clean", *pg = NULL;
 	int strict = 0, c;
 	static const struct option opts[] = {
-		{"raw", required_argument, NULL, 'r'}, {"out", required_argument, NULL, 'o'},
-		{"strict", no_argument, NULL, 's'},    {"pg", required_argument, NULL, 'p'},
-		{"quiet", no_argument, NULL, 'q'},     {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"raw", required_argument, NULL, 'r'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"strict", no_argument, NULL, 's'},
+	    {"pg", required_argument, NULL, 'p'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	pwt_table t_races = PWT_TABLE_INIT, t_drivers = PWT_TABLE_INIT,
-		  t_results = PWT_TABLE_INIT, t_stops = PWT_TABLE_INIT, t_laps = PWT_TABLE_INIT;
+	pwt_table t_races = PWT_TABLE_INIT, t_drivers = PWT_TABLE_INIT, t_results = PWT_TABLE_INIT,
+		  t_stops = PWT_TABLE_INIT, t_laps = PWT_TABLE_INIT;
 	pwt_err err = PWT_ERR_INIT;
 
 	pwt_init(argv[0]);
@@ -954,14 +969,17 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		pwt_usage_error("unexpected argument '%s'", argv[optind]);
+	if (!pg)
+		pg = getenv("F1_PG");
+	if (pg && !*pg)
+		pg = NULL;
 
 	struct {
 		pwt_table *t;
 		const char *name;
 	} inputs[] = {
-		{&t_races, "races.csv"},     {&t_drivers, "drivers.csv"},
-		{&t_results, "results.csv"}, {&t_stops, "pit_stops.csv"},
-		{&t_laps, "lap_times.csv"},
+	    {&t_races, "races.csv"},	 {&t_drivers, "drivers.csv"}, {&t_results, "results.csv"},
+	    {&t_stops, "pit_stops.csv"}, {&t_laps, "lap_times.csv"},
 	};
 	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
 		char *path = pwt_path_join(raw, inputs[i].name);
@@ -1004,10 +1022,16 @@ int main(int argc, char **argv)
 			die(&err);
 		pwt_progress("created the PostgreSQL schema");
 	}
-	if (nunmatched && strict)
+	size_t n_unmatched = nunmatched;
+	pwt_table_release(&t_races);
+	pwt_table_release(&t_drivers);
+	pwt_table_release(&t_results);
+	pwt_table_release(&t_stops);
+	pwt_table_release(&t_laps);
+	if (n_unmatched && strict)
 		pwt_die(PWT_EX_DATAERR,
 			"%zu driver(s) in %s/lap_times.csv match no driver (see "
 			"%s/unmatched_drivers.csv)",
-			nunmatched, raw, out);
+			n_unmatched, raw, out);
 	return 0;
 }

@@ -102,7 +102,8 @@ static void load_races(const pwt_table *t)
 		free(k);
 		if (ra.circuit && ra.total_laps > 0) {
 			size_t *max;
-			if (pwt_map_put(&circuit_laps, ra.circuit, (size_t)ra.total_laps, NULL) == 0 &&
+			if (pwt_map_put(&circuit_laps, ra.circuit, (size_t)ra.total_laps, NULL) ==
+				0 &&
 			    (max = pwt_map_ref(&circuit_laps, ra.circuit)) &&
 			    *max < (size_t)ra.total_laps)
 				*max = (size_t)ra.total_laps;
@@ -136,9 +137,9 @@ static int cmp_row(const void *a, const void *b)
 }
 
 static const char *const out_cols[] = {
-	"year",		"round",	 "circuit_id", "race_date",	 "driver_id",
-	"lap_number",	"lap_time_ms",	 "tire_compound", "tire_age",	 "pit_stop",
-	"fuel_remaining", "position",	 "stint",	 "gap_to_leader", "laps_remaining",
+    "year",	      "round",	     "circuit_id",    "race_date",     "driver_id",
+    "lap_number",     "lap_time_ms", "tire_compound", "tire_age",      "pit_stop",
+    "fuel_remaining", "position",    "stint",	      "gap_to_leader", "laps_remaining",
 };
 
 static void usage(void)
@@ -154,7 +155,8 @@ static void usage(void)
 	       "  --clean DIR          clean tables (default: clean)\n"
 	       "  --out FILE           output (default: features/lap_features.csv)\n"
 	       "  --pg CONNINFO        also load the lap_features table (COPY) and create\n"
-	       "                       the train, validation and test views\n" PWT_BOUNDS_HELP
+	       "                       the train, validation and test views (default:\n"
+	       "                       $F1_PG)\n" PWT_BOUNDS_HELP
 	       "  -q, --quiet          no progress messages\n"
 	       "  -h, --help           this help\n"
 	       "\n"
@@ -167,16 +169,16 @@ int main(int argc, char **argv)
 	const char *clean = "clean", *out = "features/lap_features.csv", *pg = NULL;
 	pwt_bounds bounds = PWT_BOUNDS_DEFAULT;
 	static const struct option opts[] = {
-		{"clean", required_argument, NULL, 'c'},
-		{"out", required_argument, NULL, 'o'},
-		{"pg", required_argument, NULL, 'p'},
-		{"train-end", required_argument, NULL, 'B'},
-		{"val-start", required_argument, NULL, 'B'},
-		{"val-end", required_argument, NULL, 'B'},
-		{"test-start", required_argument, NULL, 'B'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"clean", required_argument, NULL, 'c'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"pg", required_argument, NULL, 'p'},
+	    {"train-end", required_argument, NULL, 'B'},
+	    {"val-start", required_argument, NULL, 'B'},
+	    {"val-end", required_argument, NULL, 'B'},
+	    {"test-start", required_argument, NULL, 'B'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	pwt_table t_races = PWT_TABLE_INIT, t_laps = PWT_TABLE_INIT, t_out = PWT_TABLE_INIT,
 		  t_stops = PWT_TABLE_INIT;
@@ -197,6 +199,10 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		pwt_usage_error("unexpected argument '%s'", argv[optind]);
+	if (!pg)
+		pg = getenv("F1_PG");
+	if (pg && !*pg)
+		pg = NULL;
 	if (pwt_bounds_check(&bounds, &err) < 0)
 		pwt_usage_error("%s", err.msg);
 
@@ -224,7 +230,8 @@ int main(int argc, char **argv)
 			    pwt_req_long(&t_stops, r, sc[3], &stop_laps[r], &err) < 0)
 				die(&err);
 			char *k = pwt_xasprintf("%d/%s", race, drv);
-			if (!pwt_map_put(&stop_first, k, r, &first) && first + stop_count[first] != r) {
+			if (!pwt_map_put(&stop_first, k, r, &first) &&
+			    first + stop_count[first] != r) {
 				pwt_err_set(&err, PWT_EX_DATAERR,
 					    "%s:%u: pit stops of '%s' are not contiguous (the file "
 					    "must be sorted as f1-clean writes it)",
@@ -241,8 +248,8 @@ int main(int argc, char **argv)
 	pwt_map leader = PWT_MAP_INIT; /* "race/lap" -> index into lead */
 	long *lead = NULL;
 	size_t nlead = 0, caplead = 0;
-	static const char *const lap_names[] = {"year",	    "round",	   "driver_id",
-						"lap",	    "lap_time_ms", "cum_time_ms",
+	static const char *const lap_names[] = {"year",	    "round",	    "driver_id",
+						"lap",	    "lap_time_ms",  "cum_time_ms",
 						"position", "tire_compound"};
 	int lc[8], oc[8];
 	if (pwt_cols(&t_laps, lap_names, lc, 8, &err) < 0 ||
@@ -351,7 +358,8 @@ int main(int argc, char **argv)
 			pwt_csvw_null(&cw);
 		pwt_csvw_end_row(&cw);
 		if ((i + 1) % 100000 == 0)
-			pwt_progress("%zu of %zu laps (%zu%%)", i + 1, nrows, (i + 1) * 100 / nrows);
+			pwt_progress("%zu of %zu laps (%zu%%)", i + 1, nrows,
+				     (i + 1) * 100 / nrows);
 	}
 	if (pwt_csvw_commit(&cw, &err) < 0)
 		die(&err);
@@ -361,10 +369,10 @@ int main(int argc, char **argv)
 		pwt_table feats = PWT_TABLE_INIT;
 		char *views = pwt_bounds_views_sql(&bounds);
 		static const char *const pg_cols[] = {
-			"year",		  "round",	 "circuit_id",	  "race_date",
-			"driver_id",	  "lap_number",	 "lap_time_ms",	  "tire_compound",
-			"tire_age",	  "pit_stop",	 "fuel_remaining", "position",
-			"stint",	  "gap_to_leader", "laps_remaining",
+		    "year",	 "round",	  "circuit_id",	    "race_date",
+		    "driver_id", "lap_number",	  "lap_time_ms",    "tire_compound",
+		    "tire_age",	 "pit_stop",	  "fuel_remaining", "position",
+		    "stint",	 "gap_to_leader", "laps_remaining",
 		};
 		if (pwt_csv_load(&feats, out, 0, &err) < 0 ||
 		    pwt_pg_load(pg, "lap_features", pg_cols, sizeof(pg_cols) / sizeof(pg_cols[0]),

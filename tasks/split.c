@@ -35,16 +35,16 @@ int main(int argc, char **argv)
 	const char *in = "features/lap_features.csv", *out_dir = "splits", *which = NULL;
 	pwt_bounds b = PWT_BOUNDS_DEFAULT;
 	static const struct option opts[] = {
-		{"split", required_argument, NULL, 's'},
-		{"in", required_argument, NULL, 'i'},
-		{"out-dir", required_argument, NULL, 'o'},
-		{"train-end", required_argument, NULL, 'B'},
-		{"val-start", required_argument, NULL, 'B'},
-		{"val-end", required_argument, NULL, 'B'},
-		{"test-start", required_argument, NULL, 'B'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"split", required_argument, NULL, 's'},
+	    {"in", required_argument, NULL, 'i'},
+	    {"out-dir", required_argument, NULL, 'o'},
+	    {"train-end", required_argument, NULL, 'B'},
+	    {"val-start", required_argument, NULL, 'B'},
+	    {"val-end", required_argument, NULL, 'B'},
+	    {"test-start", required_argument, NULL, 'B'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char *const names[] = {"train", "validation", "test"};
 	pwt_table t = PWT_TABLE_INIT;
@@ -70,7 +70,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		want[i] = strcmp(which, "all") == 0 || strcmp(which, names[i]) == 0;
 	if (!want[0] && !want[1] && !want[2])
-		pwt_usage_error("--split: expected train, validation, test or all, got '%s'", which);
+		pwt_usage_error("--split: expected train, validation, test or all, got '%s'",
+				which);
 	if (pwt_bounds_check(&b, &err) < 0)
 		pwt_usage_error("%s", err.msg);
 
@@ -102,8 +103,8 @@ int main(int argc, char **argv)
 		if (rc < 0)
 			pwt_die_err(&err);
 		if (rc == 0) {
-			pwt_err_set(&err, PWT_EX_DATAERR, "%s:%u: column 'race_date' is missing (\\N)",
-				    in, t.lines[r]);
+			pwt_err_set(&err, PWT_EX_DATAERR,
+				    "%s:%u: column 'race_date' is missing (\\N)", in, t.lines[r]);
 			pwt_die_err(&err);
 		}
 		const char *s = pwt_bounds_split(&b, date);

@@ -20,18 +20,18 @@
 enum { T_RACES, T_RESULTS, T_PIT_STOPS, T_DRIVERS, T_CIRCUITS, T_LAP_TIMES, T_COUNT };
 
 static const char *const table_names[T_COUNT] = {
-	"races", "results", "pit_stops", "drivers", "circuits", "lap_times",
+    "races", "results", "pit_stops", "drivers", "circuits", "lap_times",
 };
 
 /* Columns whose completeness is a hard rule: the keys and what the pipeline
  * cannot do without. */
 static const char *const required_cols[T_COUNT][8] = {
-	[T_RACES] = {"year", "round", "name", "date", "circuitRef"},
-	[T_RESULTS] = {"year", "round", "driverRef", "grid", "positionOrder", "laps"},
-	[T_PIT_STOPS] = {"year", "round", "driverRef", "stop", "lap", "duration"},
-	[T_DRIVERS] = {"driverRef", "forename", "surname"},
-	[T_CIRCUITS] = {"circuitRef", "name"},
-	[T_LAP_TIMES] = {"year", "round", "lap", "driver_id", "id_kind", "lap_time"},
+    [T_RACES] = {"year", "round", "name", "date", "circuitRef"},
+    [T_RESULTS] = {"year", "round", "driverRef", "grid", "positionOrder", "laps"},
+    [T_PIT_STOPS] = {"year", "round", "driverRef", "stop", "lap", "duration"},
+    [T_DRIVERS] = {"driverRef", "forename", "surname"},
+    [T_CIRCUITS] = {"circuitRef", "name"},
+    [T_LAP_TIMES] = {"year", "round", "lap", "driver_id", "id_kind", "lap_time"},
 };
 
 /* The dump's numeric ids: always \N when the source is the API, so their
@@ -86,44 +86,44 @@ enum {
 };
 
 static struct rule rules[R_COUNT] = {
-	[R_VALUE_TYPE_RACES] = {"value_type", T_RACES, HARD, "values parse (integers, dates)"},
-	[R_VALUE_TYPE_RESULTS] = {"value_type", T_RESULTS, HARD, "values parse"},
-	[R_VALUE_TYPE_PIT_STOPS] = {"value_type", T_PIT_STOPS, HARD, "values parse"},
-	[R_VALUE_TYPE_LAP_TIMES] = {"value_type", T_LAP_TIMES, HARD, "values parse (m:ss.mmm)"},
-	[R_LAP_TIME_RANGE] = {"lap_time_range", T_LAP_TIMES, RATE,
-			      "lap time within 30-300 s (hard above the --max-out-of-range share)"},
-	[R_POSITION_VALID] = {"position_valid", T_RESULTS, HARD,
-			      "position >= 1, grid >= 0 (0 = pit lane start)"},
-	[R_POSITION_RANGE] = {"position_range", T_RESULTS, WARN,
-			      "position 1-24, grid 0-24, lap position 1-24"},
-	[R_FUEL_RANGE] = {"fuel_range", T_LAP_TIMES, HARD, "fuel 0-150 kg where a fuel column exists"},
-	[R_RESULT_RACE_EXISTS] = {"result_race_exists", T_RESULTS, HARD,
-				  "every result's (year, round) is a race"},
-	[R_PIT_STOP_RESULT_EXISTS] = {"pit_stop_result_exists", T_PIT_STOPS, HARD,
-				      "every pit stop belongs to a result"},
-	[R_LAP_RACE_EXISTS] = {"lap_race_exists", T_LAP_TIMES, HARD,
-			       "every lap's (year, round) is a race"},
-	[R_RACE_CIRCUIT_EXISTS] = {"race_circuit_exists", T_RACES, HARD,
-				   "every race's circuitRef is a circuit"},
-	[R_RESULT_DRIVER_EXISTS] = {"result_driver_exists", T_RESULTS, HARD,
-				    "every result's driverRef is a driver"},
-	[R_LAP_DRIVER_REF_EXISTS] = {"lap_driver_ref_exists", T_LAP_TIMES, HARD,
-				     "laps with id_kind ref name a driver"},
-	[R_PIT_STOPS_PER_RESULT] = {"pit_stops_per_result", T_RESULTS, WARN,
-				    "0-5 pit stops per result"},
-	[R_DUP_RACES] = {"duplicate_keys", T_RACES, HARD, "(year, round) unique"},
-	[R_DUP_RESULTS] = {"duplicate_keys", T_RESULTS, HARD,
-			   "(year, round, driverRef, number) unique"},
-	[R_DUP_PIT_STOPS] = {"duplicate_keys", T_PIT_STOPS, HARD,
-			     "(year, round, driverRef, stop) unique"},
-	[R_DUP_DRIVERS] = {"duplicate_keys", T_DRIVERS, HARD, "driverRef unique"},
-	[R_DUP_CIRCUITS] = {"duplicate_keys", T_CIRCUITS, HARD, "circuitRef unique"},
-	[R_DUP_LAP_TIMES] = {"duplicate_keys", T_LAP_TIMES, WARN,
-			     "(year, round, lap, driver_id) unique (clean renumbers or drops)"},
-	[R_COMPLETENESS_REQUIRED] = {"completeness", -1, HARD,
-				     "required columns more than --min-completeness % present"},
-	[R_COMPLETENESS_OPTIONAL] = {"completeness", -1, WARN,
-				     "other columns more than --min-completeness % present"},
+    [R_VALUE_TYPE_RACES] = {"value_type", T_RACES, HARD, "values parse (integers, dates)"},
+    [R_VALUE_TYPE_RESULTS] = {"value_type", T_RESULTS, HARD, "values parse"},
+    [R_VALUE_TYPE_PIT_STOPS] = {"value_type", T_PIT_STOPS, HARD, "values parse"},
+    [R_VALUE_TYPE_LAP_TIMES] = {"value_type", T_LAP_TIMES, HARD, "values parse (m:ss.mmm)"},
+    [R_LAP_TIME_RANGE] = {"lap_time_range", T_LAP_TIMES, RATE,
+			  "lap time within 30-300 s (hard above the --max-out-of-range share)"},
+    [R_POSITION_VALID] = {"position_valid", T_RESULTS, HARD,
+			  "position >= 1, grid >= 0 (0 = pit lane start)"},
+    [R_POSITION_RANGE] = {"position_range", T_RESULTS, WARN,
+			  "position 1-24, grid 0-24, lap position 1-24"},
+    [R_FUEL_RANGE] = {"fuel_range", T_LAP_TIMES, HARD, "fuel 0-150 kg where a fuel column exists"},
+    [R_RESULT_RACE_EXISTS] = {"result_race_exists", T_RESULTS, HARD,
+			      "every result's (year, round) is a race"},
+    [R_PIT_STOP_RESULT_EXISTS] = {"pit_stop_result_exists", T_PIT_STOPS, HARD,
+				  "every pit stop belongs to a result"},
+    [R_LAP_RACE_EXISTS] = {"lap_race_exists", T_LAP_TIMES, HARD,
+			   "every lap's (year, round) is a race"},
+    [R_RACE_CIRCUIT_EXISTS] = {"race_circuit_exists", T_RACES, HARD,
+			       "every race's circuitRef is a circuit"},
+    [R_RESULT_DRIVER_EXISTS] = {"result_driver_exists", T_RESULTS, HARD,
+				"every result's driverRef is a driver"},
+    [R_LAP_DRIVER_REF_EXISTS] = {"lap_driver_ref_exists", T_LAP_TIMES, HARD,
+				 "laps with id_kind ref name a driver"},
+    [R_PIT_STOPS_PER_RESULT] = {"pit_stops_per_result", T_RESULTS, WARN,
+				"0-5 pit stops per result"},
+    [R_DUP_RACES] = {"duplicate_keys", T_RACES, HARD, "(year, round) unique"},
+    [R_DUP_RESULTS] = {"duplicate_keys", T_RESULTS, HARD,
+		       "(year, round, driverRef, number) unique"},
+    [R_DUP_PIT_STOPS] = {"duplicate_keys", T_PIT_STOPS, HARD,
+			 "(year, round, driverRef, stop) unique"},
+    [R_DUP_DRIVERS] = {"duplicate_keys", T_DRIVERS, HARD, "driverRef unique"},
+    [R_DUP_CIRCUITS] = {"duplicate_keys", T_CIRCUITS, HARD, "circuitRef unique"},
+    [R_DUP_LAP_TIMES] = {"duplicate_keys", T_LAP_TIMES, WARN,
+			 "(year, round, lap, driver_id) unique (clean renumbers or drops)"},
+    [R_COMPLETENESS_REQUIRED] = {"completeness", -1, HARD,
+				 "required columns more than --min-completeness % present"},
+    [R_COMPLETENESS_OPTIONAL] = {"completeness", -1, WARN,
+				 "other columns more than --min-completeness % present"},
 };
 
 struct tab {
@@ -253,8 +253,8 @@ static void check_completeness(void)
 				if (v && *v)
 					present++;
 			}
-			double pct = tb->t.nrows ? 100.0 * (double)present / (double)tb->t.nrows
-						 : 100.0;
+			double pct =
+			    tb->t.nrows ? 100.0 * (double)present / (double)tb->t.nrows : 100.0;
 			sum += pct;
 			if (pct <= min_completeness)
 				violate(R_COMPLETENESS_REQUIRED, -1, 0,
@@ -345,11 +345,13 @@ static void check_reference_tables(void)
 				continue;
 			rules[R_DUP_DRIVERS].checked++;
 			if (!pwt_map_put(&drivers, ref, r, NULL))
-				violate(R_DUP_DRIVERS, T_DRIVERS, r, "duplicate driverRef '%s'", ref);
+				violate(R_DUP_DRIVERS, T_DRIVERS, r, "duplicate driverRef '%s'",
+					ref);
 		}
 	}
 	if (tabs[T_RACES].loaded) {
-		int cy = col(T_RACES, "year"), cr = col(T_RACES, "round"), cd = col(T_RACES, "date");
+		int cy = col(T_RACES, "year"), cr = col(T_RACES, "round"),
+		    cd = col(T_RACES, "date");
 		for (size_t r = 0; r < tabs[T_RACES].t.nrows; r++) {
 			long y, rd, d;
 			pwt_err err = PWT_ERR_INIT;
@@ -364,7 +366,8 @@ static void check_reference_tables(void)
 			char *k = race_key(y, rd);
 			rules[R_DUP_RACES].checked++;
 			if (!pwt_map_put(&races, k, r, NULL))
-				violate(R_DUP_RACES, T_RACES, r, "duplicate race %ld round %ld", y, rd);
+				violate(R_DUP_RACES, T_RACES, r, "duplicate race %ld round %ld", y,
+					rd);
 			free(k);
 		}
 	}
@@ -417,14 +420,15 @@ static void check_results(void)
 			continue;
 		rules[R_RESULT_DRIVER_EXISTS].checked++;
 		if (tabs[T_DRIVERS].loaded && !pwt_map_get(&drivers, ref, &v))
-			violate(R_RESULT_DRIVER_EXISTS, t, r, "driverRef '%s' is not in drivers.csv",
-				ref);
+			violate(R_RESULT_DRIVER_EXISTS, t, r,
+				"driverRef '%s' is not in drivers.csv", ref);
 		const char *num = get_str(t, r, cn);
 		char *dk = pwt_xasprintf("%ld/%ld/%s/%s", y, rd, ref, num ? num : "\\N");
 		rules[R_DUP_RESULTS].checked++;
 		if (!pwt_map_put(&seen, dk, r, NULL))
-			violate(R_DUP_RESULTS, t, r, "duplicate result: %ld round %ld driver '%s' car %s",
-				y, rd, ref, num ? num : "\\N");
+			violate(R_DUP_RESULTS, t, r,
+				"duplicate result: %ld round %ld driver '%s' car %s", y, rd, ref,
+				num ? num : "\\N");
 		free(dk);
 		char *key = pwt_xasprintf("%ld/%ld/%s", y, rd, ref);
 		pwt_map_put(&results, key, r, NULL);
@@ -473,8 +477,8 @@ static void check_pit_stops(void)
 		char *dk = pwt_xasprintf("%ld/%ld/%s/%ld", y, rd, ref, stop);
 		rules[R_DUP_PIT_STOPS].checked++;
 		if (!pwt_map_put(&seen, dk, r, NULL))
-			violate(R_DUP_PIT_STOPS, t, r, "duplicate stop %ld of '%s' in %ld round %ld",
-				stop, ref, y, rd);
+			violate(R_DUP_PIT_STOPS, t, r,
+				"duplicate stop %ld of '%s' in %ld round %ld", stop, ref, y, rd);
 		free(dk);
 	}
 	pwt_map_release(&seen);
@@ -506,9 +510,8 @@ static void check_lap_times(void)
 		if (c >= 0)
 			fuel_cols[nfuel++] = c;
 	}
-	int cy = col(t, "year"), cr = col(t, "round"), cl = col(t, "lap"),
-	    cd = col(t, "driver_id"), ck = col(t, "id_kind"), cp = col(t, "position"),
-	    ct = col(t, "lap_time");
+	int cy = col(t, "year"), cr = col(t, "round"), cl = col(t, "lap"), cd = col(t, "driver_id"),
+	    ck = col(t, "id_kind"), cp = col(t, "position"), ct = col(t, "lap_time");
 	for (size_t r = 0; r < tabs[t].t.nrows; r++) {
 		long y, rd, lap, pos, ms;
 		size_t v;
@@ -530,8 +533,9 @@ static void check_lap_times(void)
 		if (okt > 0) {
 			rules[R_LAP_TIME_RANGE].checked++;
 			if (ms < 30000 || ms > 300000)
-				violate(R_LAP_TIME_RANGE, t, r, "lap time %s (%.3f s) outside 30-300 s",
-					get_str(t, r, ct), (double)ms / 1000.0);
+				violate(R_LAP_TIME_RANGE, t, r,
+					"lap time %s (%.3f s) outside 30-300 s", get_str(t, r, ct),
+					(double)ms / 1000.0);
 		}
 		if (okp) {
 			rules[R_POSITION_VALID].checked++;
@@ -555,7 +559,8 @@ static void check_lap_times(void)
 		char *rk = race_key(y, rd);
 		rules[R_LAP_RACE_EXISTS].checked++;
 		if (tabs[T_RACES].loaded && !pwt_map_get(&races, rk, &v))
-			violate(R_LAP_RACE_EXISTS, t, r, "no race %ld round %ld in races.csv", y, rd);
+			violate(R_LAP_RACE_EXISTS, t, r, "no race %ld round %ld in races.csv", y,
+				rd);
 		free(rk);
 		if (!drv)
 			continue;
@@ -570,8 +575,8 @@ static void check_lap_times(void)
 		char *dk = pwt_xasprintf("%ld/%ld/%ld/%s", y, rd, lap, drv);
 		rules[R_DUP_LAP_TIMES].checked++;
 		if (!pwt_map_put(&seen, dk, r, NULL))
-			violate(R_DUP_LAP_TIMES, t, r, "lap %ld of '%s' in %ld round %ld appears again",
-				lap, drv, y, rd);
+			violate(R_DUP_LAP_TIMES, t, r,
+				"lap %ld of '%s' in %ld round %ld appears again", lap, drv, y, rd);
 		free(dk);
 	}
 	pwt_map_release(&seen);
@@ -591,8 +596,7 @@ static double quality_score(int t)
 	return (double)ok / (double)tb->t.nrows * tb->req_completeness;
 }
 
-static int write_report(const char *path, const char *raw_dir, int hard, int warnings,
-			pwt_err *err)
+static int write_report(const char *path, const char *raw_dir, int hard, int warnings, pwt_err *err)
 {
 	pwt_json j;
 
@@ -640,8 +644,7 @@ static int write_report(const char *path, const char *raw_dir, int hard, int war
 		pwt_json_str(&j, "check", ru->what);
 		pwt_json_long(&j, "checked", ru->checked);
 		pwt_json_long(&j, "violations", ru->violations);
-		pwt_json_str(&j, "status",
-			     failed(ru) ? "fail" : ru->violations ? "warn" : "pass");
+		pwt_json_str(&j, "status", failed(ru) ? "fail" : ru->violations ? "warn" : "pass");
 		if (ru->example[0])
 			pwt_json_str(&j, "first_violation", ru->example);
 		pwt_json_end(&j, '}');
@@ -677,13 +680,13 @@ int main(int argc, char **argv)
 {
 	const char *raw_dir = "raw", *report = "quality/report.json";
 	static const struct option opts[] = {
-		{"raw", required_argument, NULL, 'r'},
-		{"report", required_argument, NULL, 'o'},
-		{"min-completeness", required_argument, NULL, 'c'},
-		{"max-out-of-range", required_argument, NULL, 'm'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"raw", required_argument, NULL, 'r'},
+	    {"report", required_argument, NULL, 'o'},
+	    {"min-completeness", required_argument, NULL, 'c'},
+	    {"max-out-of-range", required_argument, NULL, 'm'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 

@@ -39,7 +39,7 @@ pw_openlineage *pw_openlineage_open(const char *target, const pw_dag *dag, char 
 void pw_openlineage_event(void *payload, const pw_run_ctx *ctx, const pw_event *ev);
 void pw_openlineage_flush(void *payload);
 /*
- * Deliver what is left (for at most about ten seconds), spool the rest and
+ * Deliver what is left (for at most about five seconds), spool the rest and
  * stop the sender.  Returns how many events are left in the spool.
  */
 size_t pw_openlineage_close(pw_openlineage *ol);

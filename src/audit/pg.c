@@ -4,8 +4,18 @@
  * a transaction-level advisory lock before reading the chain's tail, so
  * concurrent writers on any number of hosts keep a single chain.  When the
  * server cannot be reached, append returns -2 and the caller spools.
+ *
+ * A server that stops answering (hung, or a network that drops packets)
+ * must not hang the run either: connecting gives up after connect_timeout
+ * (PW_PG_CONNECT_TIMEOUT s unless the connection string or
+ * PGCONNECT_TIMEOUT sets one), waiting for an answer after
+ * PW_PG_TIMEOUT_MS (the connection is then dropped, so the rows are
+ * spooled), and after such a slow failure no new connection is tried for
+ * PW_PG_BACKOFF_MS.  A refused connection costs nothing and is retried at
+ * once.
  */
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,44 +25,116 @@
 #define PW_PG_LOCK_KEY "727011"
 #define BATCH_ROWS 100
 #define NCOLS 16
+#define PW_PG_CONNECT_TIMEOUT "5"
+#define PW_PG_TIMEOUT_MS 10000
+#define PW_PG_BACKOFF_MS 30000
 
 typedef struct {
 	char *conninfo;
 	PGconn *conn;
 	bool schema_ok;
+	int64_t retry_at; /* monotonic ms; no connection attempt before */
 } pg_impl;
 
 static const char *const schema_sql =
-	"CREATE TABLE IF NOT EXISTS pipeline_audit_log ("
-	" audit_id UUID PRIMARY KEY,"
-	" seq BIGINT NOT NULL UNIQUE,"
-	" timestamp TIMESTAMPTZ NOT NULL,"
-	" dag_id VARCHAR(128) NOT NULL,"
-	" dag_run_id VARCHAR(256) NOT NULL,"
-	" task_id VARCHAR(128),"
-	" event_type VARCHAR(64) NOT NULL,"
-	" actor VARCHAR(256),"
-	" resource VARCHAR(512),"
-	" action VARCHAR(32),"
-	" status VARCHAR(32),"
-	" metadata JSONB NOT NULL,"
-	" git_commit_sha VARCHAR(64),"
-	" container_image_digest VARCHAR(128),"
-	" prev_hash CHAR(64) NOT NULL,"
-	" hash CHAR(64) NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS pipeline_audit_log_dag_task ON pipeline_audit_log (dag_id, task_id);"
-	"CREATE INDEX IF NOT EXISTS pipeline_audit_log_run ON pipeline_audit_log (dag_run_id);"
-	"CREATE INDEX IF NOT EXISTS pipeline_audit_log_ts ON pipeline_audit_log (timestamp);"
-	"CREATE OR REPLACE FUNCTION pitwall_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-	"$$ BEGIN RAISE EXCEPTION 'pipeline_audit_log is append-only: % is not allowed', TG_OP; END $$;"
-	"CREATE OR REPLACE TRIGGER pipeline_audit_log_no_change BEFORE UPDATE OR DELETE ON "
-	" pipeline_audit_log FOR EACH ROW EXECUTE FUNCTION pitwall_audit_append_only();"
-	"CREATE OR REPLACE TRIGGER pipeline_audit_log_no_truncate BEFORE TRUNCATE ON "
-	" pipeline_audit_log FOR EACH STATEMENT EXECUTE FUNCTION pitwall_audit_append_only();"
-	"CREATE TABLE IF NOT EXISTS pitwall_schema (version INTEGER NOT NULL);"
-	"INSERT INTO pitwall_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM pitwall_schema);";
+    "CREATE TABLE IF NOT EXISTS pipeline_audit_log ("
+    " audit_id UUID PRIMARY KEY,"
+    " seq BIGINT NOT NULL UNIQUE,"
+    " timestamp TIMESTAMPTZ NOT NULL,"
+    " dag_id VARCHAR(128) NOT NULL,"
+    " dag_run_id VARCHAR(256) NOT NULL,"
+    " task_id VARCHAR(128),"
+    " event_type VARCHAR(64) NOT NULL,"
+    " actor VARCHAR(256),"
+    " resource VARCHAR(512),"
+    " action VARCHAR(32),"
+    " status VARCHAR(32),"
+    " metadata JSONB NOT NULL,"
+    " git_commit_sha VARCHAR(64),"
+    " container_image_digest VARCHAR(128),"
+    " prev_hash CHAR(64) NOT NULL,"
+    " hash CHAR(64) NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS pipeline_audit_log_dag_task ON pipeline_audit_log (dag_id, "
+    "task_id);"
+    "CREATE INDEX IF NOT EXISTS pipeline_audit_log_run ON pipeline_audit_log (dag_run_id);"
+    "CREATE INDEX IF NOT EXISTS pipeline_audit_log_ts ON pipeline_audit_log (timestamp);"
+    "CREATE OR REPLACE FUNCTION pitwall_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'pipeline_audit_log is append-only: % is not allowed', TG_OP; END $$;"
+    "CREATE OR REPLACE TRIGGER pipeline_audit_log_no_change BEFORE UPDATE OR DELETE ON "
+    " pipeline_audit_log FOR EACH ROW EXECUTE FUNCTION pitwall_audit_append_only();"
+    "CREATE OR REPLACE TRIGGER pipeline_audit_log_no_truncate BEFORE TRUNCATE ON "
+    " pipeline_audit_log FOR EACH STATEMENT EXECUTE FUNCTION pitwall_audit_append_only();"
+    "CREATE TABLE IF NOT EXISTS pitwall_schema (version INTEGER NOT NULL);"
+    "INSERT INTO pitwall_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM "
+    "pitwall_schema);";
 
-static bool exec_ok(PGconn *c, const char *sql, pw_strbuf *err)
+static void drop_conn(pg_impl *p)
+{
+	PQfinish(p->conn);
+	p->conn = NULL;
+	p->retry_at = pw_now_mono_ms() + PW_PG_BACKOFF_MS;
+}
+
+/*
+ * Wait until the connection has a result to give without blocking.  After
+ * PW_PG_TIMEOUT_MS without an answer the connection is dropped: -1.
+ */
+static int await_result(pg_impl *p, pw_strbuf *err)
+{
+	int64_t deadline = pw_now_mono_ms() + PW_PG_TIMEOUT_MS;
+	while (PQisBusy(p->conn)) {
+		int64_t left = deadline - pw_now_mono_ms();
+		struct pollfd pfd = {.fd = PQsocket(p->conn), .events = POLLIN};
+		int n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (n == 0) {
+			pw_strbuf_addf(err, "postgresql: no answer from the server within %d s",
+				       PW_PG_TIMEOUT_MS / 1000);
+			drop_conn(p);
+			return -1;
+		}
+		if (n > 0 && !PQconsumeInput(p->conn))
+			break; /* PQgetResult reports the error */
+	}
+	return 0;
+}
+
+/* PQexecParams with a time limit; NULL when it timed out (connection dropped). */
+static PGresult *exec_timed(pg_impl *p, const char *sql, int n, const char *const *vals,
+			    pw_strbuf *err)
+{
+	if (!PQsendQueryParams(p->conn, sql, n, NULL, vals, NULL, NULL, 0)) {
+		pw_strbuf_addf(err, "postgresql: %s", PQerrorMessage(p->conn));
+		return NULL;
+	}
+	PGresult *last = NULL, *r;
+	for (;;) {
+		if (await_result(p, err) != 0) {
+			PQclear(last);
+			return NULL;
+		}
+		if (!(r = PQgetResult(p->conn)))
+			break;
+		PQclear(last);
+		last = r;
+	}
+	return last;
+}
+
+static bool exec_ok(pg_impl *p, const char *sql, pw_strbuf *err)
+{
+	PGresult *r = exec_timed(p, sql, 0, NULL, err);
+	if (!r)
+		return false;
+	ExecStatusType st = PQresultStatus(r);
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+	if (!ok)
+		pw_strbuf_addf(err, "postgresql: %s", PQerrorMessage(p->conn));
+	PQclear(r);
+	return ok;
+}
+
+/* The schema, several statements in one string: PQexec (no parameters). */
+static bool exec_script(PGconn *c, const char *sql, pw_strbuf *err)
 {
 	PGresult *r = PQexec(c, sql);
 	ExecStatusType st = PQresultStatus(r);
@@ -76,13 +158,14 @@ static int ensure_schema(pg_impl *p, pw_strbuf *err)
 		 * First use, by a role allowed to create it.  The session lock
 		 * keeps two first users from racing.
 		 */
-		if (!exec_ok(p->conn, "SELECT pg_advisory_lock(" PW_PG_LOCK_KEY ")", err))
+		if (!exec_script(p->conn, "SELECT pg_advisory_lock(" PW_PG_LOCK_KEY ")", err))
 			return -1;
-		bool ok = exec_ok(p->conn, "BEGIN", err) && exec_ok(p->conn, schema_sql, err) &&
-			  exec_ok(p->conn, "COMMIT", err);
+		bool ok = exec_script(p->conn, "BEGIN", err) &&
+			  exec_script(p->conn, schema_sql, err) &&
+			  exec_script(p->conn, "COMMIT", err);
 		if (!ok)
-			exec_ok(p->conn, "ROLLBACK", err);
-		exec_ok(p->conn, "SELECT pg_advisory_unlock(" PW_PG_LOCK_KEY ")", err);
+			exec_script(p->conn, "ROLLBACK", err);
+		exec_script(p->conn, "SELECT pg_advisory_unlock(" PW_PG_LOCK_KEY ")", err);
 		if (!ok)
 			return -1;
 	}
@@ -95,12 +178,24 @@ static int pg_connect(pg_impl *p, pw_strbuf *err)
 {
 	if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
 		return 0;
+	int64_t t0 = pw_now_mono_ms();
+	if (t0 < p->retry_at) {
+		pw_strbuf_adds(err, "postgresql: the server did not answer; not retrying yet");
+		return -2;
+	}
 	if (p->conn) {
 		PQreset(p->conn);
 	} else {
-		p->conn = PQconnectdb(p->conninfo);
+		/* Our connect_timeout first: the connection string's own overrides it. */
+		const char *keys[] = {"connect_timeout", "dbname", NULL};
+		const char *vals[] = {PW_PG_CONNECT_TIMEOUT, p->conninfo, NULL};
+		int skip = getenv("PGCONNECT_TIMEOUT") ? 1 : 0;
+		p->conn = PQconnectdbParams(keys + skip, vals + skip, 1);
 	}
 	if (PQstatus(p->conn) != CONNECTION_OK) {
+		/* Refused at once: retry next time; timed out: back off. */
+		if (pw_now_mono_ms() - t0 >= 1000)
+			p->retry_at = pw_now_mono_ms() + PW_PG_BACKOFF_MS;
 		/* libpq's message may echo the host, never the password. */
 		char *m = pw_xstrdup(PQerrorMessage(p->conn));
 		m[strcspn(m, "\n")] = '\0';
@@ -122,7 +217,7 @@ static void pg_noop_notice(void *arg, const char *msg)
 
 static int lost(pg_impl *p)
 {
-	return PQstatus(p->conn) != CONNECTION_OK ? -2 : -1;
+	return !p->conn || PQstatus(p->conn) != CONNECTION_OK ? -2 : -1;
 }
 
 static int pg_append(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf *err)
@@ -132,11 +227,13 @@ static int pg_append(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf 
 	if (rc)
 		return rc;
 	PQsetNoticeProcessor(p->conn, pg_noop_notice, NULL);
-	if (!exec_ok(p->conn, "BEGIN", err) ||
-	    !exec_ok(p->conn, "SELECT pg_advisory_xact_lock(" PW_PG_LOCK_KEY ")", err))
+	if (!exec_ok(p, "BEGIN", err) ||
+	    !exec_ok(p, "SELECT pg_advisory_xact_lock(" PW_PG_LOCK_KEY ")", err))
 		goto fail;
-	PGresult *r = PQexec(p->conn,
-			     "SELECT seq, hash FROM pipeline_audit_log ORDER BY seq DESC LIMIT 1");
+	PGresult *r = exec_timed(
+	    p, "SELECT seq, hash FROM pipeline_audit_log ORDER BY seq DESC LIMIT 1", 0, NULL, err);
+	if (!r)
+		goto fail;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pw_strbuf_addf(err, "postgresql: %s", PQerrorMessage(p->conn));
 		PQclear(r);
@@ -186,15 +283,17 @@ static int pg_append(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf 
 			v[14] = row->prev_hash;
 			v[15] = row->hash;
 			int b = (int)(i * NCOLS);
-			pw_strbuf_addf(&sql,
-				       "%s($%d::uuid,$%d::bigint,$%d::timestamptz,$%d,$%d,$%d,$%d,$%d,"
-				       "$%d,$%d,$%d,$%d::jsonb,$%d,$%d,$%d,$%d)",
-				       i ? "," : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7,
-				       b + 8, b + 9, b + 10, b + 11, b + 12, b + 13, b + 14, b + 15,
-				       b + 16);
+			pw_strbuf_addf(
+			    &sql,
+			    "%s($%d::uuid,$%d::bigint,$%d::timestamptz,$%d,$%d,$%d,$%d,$%d,"
+			    "$%d,$%d,$%d,$%d::jsonb,$%d,$%d,$%d,$%d)",
+			    i ? "," : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8,
+			    b + 9, b + 10, b + 11, b + 12, b + 13, b + 14, b + 15, b + 16);
 		}
-		r = PQexecParams(p->conn, sql.buf, (int)(m * NCOLS), NULL, vals, NULL, NULL, 0);
+		r = exec_timed(p, sql.buf, (int)(m * NCOLS), vals, err);
 		pw_strbuf_release(&sql);
+		if (!r)
+			goto fail;
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			pw_strbuf_addf(err, "postgresql: insert: %s", PQerrorMessage(p->conn));
 			PQclear(r);
@@ -202,14 +301,15 @@ static int pg_append(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf 
 		}
 		PQclear(r);
 	}
-	if (!exec_ok(p->conn, "COMMIT", err))
+	if (!exec_ok(p, "COMMIT", err))
 		goto fail;
 	return 0;
 fail:
 	rc = lost(p);
 	if (rc == -1) {
-		PGresult *rb = PQexec(p->conn, "ROLLBACK");
-		PQclear(rb);
+		pw_strbuf rb = PW_STRBUF_INIT;
+		exec_ok(p, "ROLLBACK", &rb);
+		pw_strbuf_release(&rb);
 	}
 	return rc;
 }
@@ -249,17 +349,18 @@ static int pg_query(pw_audit_store *s, const pw_audit_filter *f, pw_audit_row_cb
 #undef FILTER
 	pw_strbuf sql = PW_STRBUF_INIT;
 	const char *cols =
-		"audit_id::text, seq, to_char(timestamp AT TIME ZONE 'UTC', "
-		"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), dag_id, dag_run_id, task_id, event_type, actor, "
-		"resource, action, status, metadata::text, git_commit_sha, container_image_digest, "
-		"prev_hash, hash";
+	    "audit_id::text, seq, to_char(timestamp AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), dag_id, dag_run_id, task_id, event_type, actor, "
+	    "resource, action, status, metadata::text, git_commit_sha, container_image_digest, "
+	    "prev_hash, hash";
 	if (f->limit > 0) {
 		snprintf(limit, sizeof(limit), "%lld", (long long)f->limit);
 		vals[n++] = limit;
-		pw_strbuf_addf(&sql,
-			       "SELECT * FROM (SELECT %s FROM pipeline_audit_log %s ORDER BY seq DESC "
-			       "LIMIT $%d::bigint) t ORDER BY seq",
-			       cols, where.buf, n);
+		pw_strbuf_addf(
+		    &sql,
+		    "SELECT * FROM (SELECT %s FROM pipeline_audit_log %s ORDER BY seq DESC "
+		    "LIMIT $%d::bigint) t ORDER BY seq",
+		    cols, where.buf, n);
 	} else {
 		pw_strbuf_addf(&sql, "SELECT %s FROM pipeline_audit_log %s ORDER BY seq", cols,
 			       where.buf);
@@ -275,7 +376,7 @@ static int pg_query(pw_audit_store *s, const pw_audit_filter *f, pw_audit_row_cb
 	PGresult *r;
 	bool stop = false;
 	rc = 0;
-	while ((r = PQgetResult(p->conn))) {
+	while (await_result(p, err) == 0 && (r = PQgetResult(p->conn))) {
 		ExecStatusType st = PQresultStatus(r);
 		if (st == PGRES_SINGLE_TUPLE && !stop) {
 			pw_audit_row row;
@@ -306,6 +407,8 @@ static int pg_query(pw_audit_store *s, const pw_audit_filter *f, pw_audit_row_cb
 		}
 		PQclear(r);
 	}
+	if (!p->conn)
+		rc = -2; /* timed out: dropped */
 	return rc;
 }
 
@@ -320,7 +423,7 @@ static void pg_close(pw_audit_store *s)
 }
 
 static const pw_audit_backend pg_backend = {
-	PW_AUDIT_BACKEND_VERSION, "postgresql", pg_append, pg_query, pg_close,
+    PW_AUDIT_BACKEND_VERSION, "postgresql", pg_append, pg_query, pg_close,
 };
 
 int pw_audit_pg_open(pw_audit_store *s, const char *conninfo, pw_strbuf *err)

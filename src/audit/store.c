@@ -42,20 +42,33 @@ char *pw_redact_conninfo(const char *url)
 			url = at;
 		}
 	}
-	/* key=value pairs, in a conninfo string or a query string */
+	/*
+	 * password=... and sslpassword=... in a conninfo string (libpq allows
+	 * spaces around '=' there) or a query string.
+	 */
 	const char *p = url;
 	while (*p) {
-		const char *m = strstr(p, "password=");
+		const char *m = strstr(p, "password");
 		if (!m) {
 			pw_strbuf_adds(&sb, p);
 			break;
 		}
-		bool word_start = m == url || !isalnum((unsigned char)m[-1]);
-		pw_strbuf_add(&sb, p, (size_t)(m - p) + 9);
-		p = m + 9;
-		if (!word_start)
+		const char *k = m;
+		if (k - url >= 3 && strncmp(k - 3, "ssl", 3) == 0)
+			k -= 3;
+		bool word_start = k == url || (!isalnum((unsigned char)k[-1]) && k[-1] != '_');
+		const char *q = m + 8;
+		q += strspn(q, " \t");
+		if (!word_start || *q != '=') {
+			pw_strbuf_add(&sb, p, (size_t)(m + 8 - p));
+			p = m + 8;
 			continue;
+		}
+		q++;
+		q += strspn(q, " \t");
+		pw_strbuf_add(&sb, p, (size_t)(q - p));
 		pw_strbuf_adds(&sb, "***");
+		p = q;
 		if (*p == '\'') {
 			p++;
 			while (*p && *p != '\'') {
@@ -66,7 +79,7 @@ char *pw_redact_conninfo(const char *url)
 			if (*p)
 				p++;
 		} else {
-			p += strcspn(p, " &#");
+			p += strcspn(p, " \t&#");
 		}
 	}
 	return pw_strbuf_detach(&sb);
@@ -145,7 +158,9 @@ size_t pw_audit_spool_pending(pw_audit_store *s)
 	return n;
 }
 
-static int spool_write(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf *err)
+/* why: what kept the rows from the store, for the first warning. */
+static int spool_write(pw_audit_store *s, pw_audit_row *rows, size_t n, const char *why,
+		       pw_strbuf *err)
 {
 	int fd = open(s->spool_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -173,11 +188,86 @@ static int spool_write(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbu
 	s->spooled += n;
 	if (!s->warned_spool) {
 		fprintf(stderr,
-			"pitwall: warning: audit store %s unreachable; events are spooled to %s and "
+			"pitwall: warning: audit store %s %s; events are spooled to %s and "
 			"will be written when it is back\n",
-			s->display, s->spool_path);
+			s->display, why, s->spool_path);
 		s->warned_spool = true;
 	}
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+typedef struct {
+	const char **ids; /* sorted audit_ids of the spooled rows */
+	size_t n;
+	size_t found;
+	char *present; /* per id: already in the store */
+} dedup_state;
+
+static int mark_present(const pw_audit_row *r, void *payload)
+{
+	dedup_state *d = payload;
+	const char *key = r->audit_id;
+	const char **hit = bsearch(&key, d->ids, d->n, sizeof(*d->ids), cmp_str);
+	if (hit && !d->present[hit - d->ids]) {
+		d->present[hit - d->ids] = 1;
+		d->found++;
+	}
+	return 0;
+}
+
+/*
+ * Drop the spooled rows the store already holds: a commit whose answer was
+ * lost (the server died or stopped answering right then) may have gone
+ * through, and inserting those rows again would fail for ever on their
+ * audit_id.  Returns the backend's error when the store cannot be read.
+ */
+static int drop_already_stored(pw_audit_store *s, pw_audit_row *rows, size_t *n, pw_strbuf *err)
+{
+	dedup_state d = {.n = *n};
+	d.ids = pw_xcalloc(*n, sizeof(*d.ids));
+	d.present = pw_xcalloc(*n, 1);
+	for (size_t i = 0; i < *n; i++)
+		d.ids[i] = rows[i].audit_id;
+	qsort(d.ids, d.n, sizeof(*d.ids), cmp_str);
+	int rc = 0;
+	for (size_t i = 0; i < *n && rc == 0; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(rows[j].dag_run_id, rows[i].dag_run_id) == 0;
+		if (seen)
+			continue;
+		pw_audit_filter f = {.dag_run_id = rows[i].dag_run_id};
+		rc = s->backend->query(s, &f, mark_present, &d, err);
+	}
+	if (rc == 0 && d.found) {
+		/* Decide first: ids points into rows, which the compaction moves. */
+		char *drop = pw_xcalloc(*n, 1);
+		for (size_t i = 0; i < *n; i++) {
+			const char *key = rows[i].audit_id;
+			const char **hit = bsearch(&key, d.ids, d.n, sizeof(*d.ids), cmp_str);
+			drop[i] = hit && d.present[hit - d.ids];
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < *n; i++) {
+			if (drop[i])
+				pw_audit_row_release(&rows[i]);
+			else
+				rows[k++] = rows[i];
+		}
+		free(drop);
+		fprintf(stderr,
+			"pitwall: %zu spooled audit event%s already in %s (a commit whose answer "
+			"was lost); not written twice\n",
+			d.found, d.found == 1 ? " was" : "s were", s->display);
+		*n = k;
+	}
+	free(d.ids);
+	free(d.present);
 	return rc;
 }
 
@@ -204,7 +294,9 @@ int pw_audit_flush_spool(pw_audit_store *s, pw_strbuf *err)
 		if (pw_audit_row_from_json(&rows[n], line) == 0)
 			n++;
 	}
-	if (n) {
+	if (n)
+		rc = drop_already_stored(s, rows, &n, err);
+	if (rc == 0 && n) {
 		rc = s->backend->append(s, rows, n, err);
 		if (rc == 0) {
 			if (ftruncate(fd, 0) < 0)
@@ -212,7 +304,7 @@ int pw_audit_flush_spool(pw_audit_store *s, pw_strbuf *err)
 			fprintf(stderr, "pitwall: wrote %zu spooled audit event%s to %s\n", n,
 				n == 1 ? "" : "s", s->display);
 		}
-	} else {
+	} else if (rc == 0) {
 		if (ftruncate(fd, 0) < 0)
 			rc = -1;
 	}
@@ -231,8 +323,9 @@ int pw_audit_append(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf *
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		if (pw_audit_canonicalize_metadata(&rows[i].metadata) != 0) {
-			pw_strbuf_addf(err, "internal error: metadata of a %s event is not a JSON object",
-				       rows[i].event_type);
+			pw_strbuf_addf(
+			    err, "internal error: metadata of a %s event is not a JSON object",
+			    rows[i].event_type);
 			return -1;
 		}
 	}
@@ -241,17 +334,24 @@ int pw_audit_append(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf *
 		if (pw_audit_spool_pending(s)) {
 			int frc = pw_audit_flush_spool(s, err);
 			if (frc != 0) {
+				/* Behind the spooled rows, in order, whatever kept them. */
+				char *why =
+				    frc == -2 ? NULL
+					      : pw_xasprintf("did not take the spooled events (%s)",
+							     err->buf ? err->buf : "?");
 				pw_strbuf_reset(err);
-				return spool_write(s, rows, n, err);
+				int rc = spool_write(s, rows, n, why ? why : "unreachable", err);
+				free(why);
+				return rc;
 			}
 		}
 		if (!s->impl)
-			return spool_write(s, rows, n, err);
+			return spool_write(s, rows, n, "unreachable", err);
 	}
 	int rc = s->backend->append(s, rows, n, err);
 	if (rc == -2) {
 		pw_strbuf_reset(err);
-		return spool_write(s, rows, n, err);
+		return spool_write(s, rows, n, "unreachable", err);
 	}
 	return rc;
 }

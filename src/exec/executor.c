@@ -260,10 +260,10 @@ static uint64_t rng_next(uint64_t *s)
 static int64_t retry_delay(pw_run_ctx *c, const pw_task *t, int failed_attempt)
 {
 	double d = (double)t->retry_delay_ms;
-	double mult = c->dag->retry_backoff > 0 ? c->dag->retry_backoff : 1.0;
+	double mult = t->retry_backoff > 0 ? t->retry_backoff : 1.0;
 	for (int i = 1; i < failed_attempt && d < 1e15; i++)
 		d *= mult;
-	double cap = c->dag->max_retry_delay_ms > 0 ? (double)c->dag->max_retry_delay_ms : 1e15;
+	double cap = t->max_retry_delay_ms > 0 ? (double)t->max_retry_delay_ms : 1e15;
 	if (d > cap)
 		d = cap;
 	double j = c->dag->retry_jitter;

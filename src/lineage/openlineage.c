@@ -52,9 +52,9 @@ enum {
 	OL_TRIES = 3, /* per event and delivery: 100 ms, then 400 ms apart */
 	OL_CONNECT_TIMEOUT_MS = 2000,
 	OL_TIMEOUT_MS = 5000,
-	OL_CLOSE_BUDGET_MS = 10000, /* what close() may spend on the last delivery */
-	OL_REST_MIN_MS = 1000,	    /* after a failure, the endpoint rests this long... */
-	OL_REST_MAX_MS = 60000,	    /* ...doubling up to this */
+	OL_CLOSE_BUDGET_MS = 5000, /* what close() may spend on the last delivery */
+	OL_REST_MIN_MS = 1000,	   /* after a failure, the endpoint rests this long... */
+	OL_REST_MAX_MS = 60000,	   /* ...doubling up to this */
 };
 
 typedef struct {
@@ -97,7 +97,7 @@ struct pw_openlineage {
 	pthread_cond_t cv;
 	ol_lines queue;
 	bool stopping;
-	int64_t deadline; /* monotonic ms; set by close() */
+	int64_t deadline; /* monotonic ms, set by close(); read atomically by the sender */
 	bool started;
 	pthread_t thread;
 
@@ -106,7 +106,7 @@ struct pw_openlineage {
 	struct curl_slist *headers;
 	char curl_err[CURL_ERROR_SIZE];
 	bool down;
-	int64_t rest_until, rest_ms, send_deadline;
+	int64_t rest_until, rest_ms;
 	bool warned, warned_spool;
 	size_t rejected;
 	long reject_code;
@@ -631,6 +631,15 @@ static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return size * nmemb;
 }
 
+/* Abort a request in flight once close()'s budget is spent. */
+static int check_deadline(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			  curl_off_t ulnow)
+{
+	pw_openlineage *ol = clientp;
+	int64_t deadline = __atomic_load_n(&ol->deadline, __ATOMIC_RELAXED);
+	return deadline && pw_now_mono_ms() > deadline;
+}
+
 static bool curl_setup(pw_openlineage *ol)
 {
 	if (ol->curl)
@@ -651,6 +660,9 @@ static bool curl_setup(pw_openlineage *ol)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_cloexec_socket);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, check_deadline);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, ol);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	return true;
 }
 
@@ -665,8 +677,9 @@ static int http_post(pw_openlineage *ol, const char *body, bool final)
 		if (t)
 			sleep_ms(t == 1 ? 100 : 400);
 		long timeout = OL_TIMEOUT_MS;
-		if (ol->send_deadline) {
-			int64_t left = ol->send_deadline - pw_now_mono_ms();
+		int64_t deadline = __atomic_load_n(&ol->deadline, __ATOMIC_RELAXED);
+		if (deadline) {
+			int64_t left = deadline - pw_now_mono_ms();
 			if (left <= 0) {
 				snprintf(ol->last_error, sizeof(ol->last_error),
 					 "out of time at exit");
@@ -887,14 +900,14 @@ static void deliver(pw_openlineage *ol, char **lines, size_t n, bool final)
 	bool kept;
 	if (sent_old == old.n) {
 		kept = (!old.n || ftruncate(fd, 0) == 0) &&
-		       spool_append_fd(fd, lines + sent_new, n - sent_new);
+		       (sent_new == n || spool_append_fd(fd, lines + sent_new, n - sent_new));
 		if (old.n)
 			fprintf(stderr, "pitwall: sent %zu spooled OpenLineage event%s to %s\n",
 				old.n, old.n == 1 ? "" : "s", ol->display);
 	} else if (sent_old == 0) {
 		kept = spool_append_fd(fd, lines, n);
 	} else {
-		kept = spool_rewrite(ol, old.v + sent_old, old.n - sent_old, lines, n);
+		kept = spool_rewrite(ol, old.v + sent_old, old.n - sent_old, lines, lines ? n : 0);
 	}
 	if (!kept)
 		warn_spool_lost(ol, n - sent_new);
@@ -919,7 +932,6 @@ static void *sender_main(void *arg)
 		ol_lines batch = ol->queue;
 		memset(&ol->queue, 0, sizeof(ol->queue));
 		bool final = ol->stopping;
-		ol->send_deadline = ol->deadline;
 		pthread_mutex_unlock(&ol->mu);
 		deliver(ol, batch.v, batch.n, final);
 		lines_release(&batch);
@@ -1024,12 +1036,12 @@ size_t pw_openlineage_close(pw_openlineage *ol)
 		pw_openlineage_flush(ol);
 		pthread_mutex_lock(&ol->mu);
 		ol->stopping = true;
-		ol->deadline = deadline;
+		__atomic_store_n(&ol->deadline, deadline, __ATOMIC_RELAXED);
 		pthread_cond_signal(&ol->cv);
 		pthread_mutex_unlock(&ol->mu);
 		pthread_join(ol->thread, NULL);
 	} else {
-		ol->send_deadline = deadline;
+		ol->deadline = deadline;
 		deliver(ol, ol->pending.v, ol->pending.n, true);
 		lines_release(&ol->pending);
 	}

@@ -81,7 +81,7 @@ int pwt_csv_load(pwt_table *out, const char *path, unsigned flags, pwt_err *err)
 
 struct parser {
 	const char *path;
-	char *buf;      /* our copy, rewritten in place */
+	char *buf;	  /* our copy, rewritten in place */
 	const char *orig; /* the caller's bytes, for error positions */
 	size_t len, pos;
 	unsigned line;
@@ -214,8 +214,8 @@ int pwt_csv_parse(pwt_table *out, const char *path, const char *data, size_t len
 		if (!header_done) {
 			for (size_t k = 0; k < nf; k++)
 				if (!row[k] || !row[k][0]) {
-					perr(&p, rec_start, "empty or \\N column name in the header",
-					     NULL);
+					perr(&p, rec_start,
+					     "empty or \\N column name in the header", NULL);
 					goto fail;
 				}
 			t.ncols = nf;
@@ -385,8 +385,7 @@ int pwt_out_commit(pwt_out *o, pwt_err *err)
 	int rc = 0;
 
 	if (ferror(o->f) || fclose(o->f) != 0) {
-		rc = pwt_err_set(err, PWT_EX_IOERR, "%s: write error: %s", o->tmp,
-				 strerror(errno));
+		rc = pwt_err_set(err, PWT_EX_IOERR, "%s: write error: %s", o->tmp, strerror(errno));
 		unlink(o->tmp);
 	} else if (rename(o->tmp, o->path) < 0) {
 		rc = pwt_err_set(err, PWT_EX_IOERR, "%s: cannot rename into place: %s", o->path,

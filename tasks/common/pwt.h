@@ -39,7 +39,13 @@ typedef struct pwt_err {
 	char msg[1024];
 } pwt_err;
 
-#define PWT_ERR_INIT {0, {0}}
+#define PWT_ERR_INIT                                                                               \
+	{                                                                                          \
+		0,                                                                                 \
+		{                                                                                  \
+			0                                                                          \
+		}                                                                                  \
+	}
 
 #if defined(__GNUC__)
 #define PWT_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -65,7 +71,10 @@ typedef struct pwt_bounds {
 	long train_end, val_start, val_end, test_start;
 } pwt_bounds;
 
-#define PWT_BOUNDS_DEFAULT {20221231, 20230101, 20230630, 20230701}
+#define PWT_BOUNDS_DEFAULT                                                                         \
+	{                                                                                          \
+		20221231, 20230101, 20230630, 20230701                                             \
+	}
 
 /* Checks that the ranges are ordered and do not overlap. */
 int pwt_bounds_check(const pwt_bounds *b, pwt_err *err);
@@ -158,7 +167,10 @@ typedef struct pwt_map {
 	size_t cap, n;
 } pwt_map;
 
-#define PWT_MAP_INIT {NULL, NULL, 0, 0}
+#define PWT_MAP_INIT                                                                               \
+	{                                                                                          \
+		NULL, NULL, 0, 0                                                                   \
+	}
 
 /* Returns 1 and sets *val when present. */
 int pwt_map_get(const pwt_map *m, const char *key, size_t *val);
@@ -180,16 +192,19 @@ enum {
 
 typedef struct pwt_table {
 	char *path;
-	char *data;      /* the file; fields unescaped and NUL-terminated in place */
+	char *data; /* the file; fields unescaped and NUL-terminated in place */
 	size_t ncols;
-	char **header;   /* ncols names */
+	char **header; /* ncols names */
 	size_t nrows;
-	char **cells;    /* nrows * ncols; NULL is \N */
+	char **cells;	 /* nrows * ncols; NULL is \N */
 	unsigned *lines; /* physical line where each row starts (header is 1) */
 	size_t padded;
 } pwt_table;
 
-#define PWT_TABLE_INIT {0}
+#define PWT_TABLE_INIT                                                                             \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
 /* Loads a whole CSV file. Errors (code 65, or 66 when the file is missing,
  * 74 on read errors) read "PATH:LINE:COL: what went wrong". */
@@ -292,7 +307,10 @@ typedef struct pwt_bounds {
 	long train_end, val_start, val_end, test_start;
 } pwt_bounds;
 
-#define PWT_BOUNDS_DEFAULT {20221231, 20230101, 20230630, 20230701}
+#define PWT_BOUNDS_DEFAULT                                                                         \
+	{                                                                                          \
+		20221231, 20230101, 20230630, 20230701                                             \
+	}
 
 /* Checks that the ranges are ordered and do not overlap. */
 int pwt_bounds_check(const pwt_bounds *b, pwt_err *err);

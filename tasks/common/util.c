@@ -173,8 +173,8 @@ int pwt_mkdirs(const char *path, pwt_err *err)
 		char c = *s;
 		*s = '\0';
 		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-			rc = pwt_err_set(err, PWT_EX_CANTCREAT, "%s: cannot create directory: %s", p,
-					 strerror(errno));
+			rc = pwt_err_set(err, PWT_EX_CANTCREAT, "%s: cannot create directory: %s",
+					 p, strerror(errno));
 			break;
 		}
 		*s = c;
@@ -361,10 +361,8 @@ int pwt_utf8_check(const char *str, size_t n, size_t *bad_off)
 		if (i + len > n)
 			goto bad;
 		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80) {
-				i += k;
-				goto bad;
-			}
+			if ((s[i + k] & 0xc0) != 0x80)
+				goto bad; /* report the sequence's first byte */
 			cp = (cp << 6) | (s[i + k] & 0x3f);
 		}
 		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
@@ -379,10 +377,10 @@ bad:
 
 /* ASCII spellings of U+00C0..U+00FF ("" drops the character). */
 static const char *const latin1[64] = {
-	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
-	"d", "n", "o", "o", "o", "o", "o", "",  "o", "u", "u", "u", "u", "y", "th", "ss",
-	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
-	"d", "n", "o", "o", "o", "o", "o", "",  "o", "u", "u", "u", "u", "y", "th", "y",
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",	 "i",
+    "d", "n", "o", "o", "o", "o", "o",	"",  "o", "u", "u", "u", "u", "y", "th", "ss",
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",	 "i",
+    "d", "n", "o", "o", "o", "o", "o",	"",  "o", "u", "u", "u", "u", "y", "th", "y",
 };
 
 /* Latin Extended-A, U+0100..U+017F, as ranges of one base letter. */
@@ -390,12 +388,12 @@ static const struct {
 	unsigned lo, hi;
 	const char *s;
 } latin_ext[] = {
-	{0x100, 0x105, "a"},  {0x106, 0x10d, "c"}, {0x10e, 0x111, "d"}, {0x112, 0x11b, "e"},
-	{0x11c, 0x123, "g"},  {0x124, 0x127, "h"}, {0x128, 0x131, "i"}, {0x132, 0x133, "ij"},
-	{0x134, 0x135, "j"},  {0x136, 0x138, "k"}, {0x139, 0x142, "l"}, {0x143, 0x14b, "n"},
-	{0x14c, 0x151, "o"},  {0x152, 0x153, "oe"}, {0x154, 0x159, "r"}, {0x15a, 0x161, "s"},
-	{0x162, 0x167, "t"},  {0x168, 0x173, "u"}, {0x174, 0x175, "w"}, {0x176, 0x178, "y"},
-	{0x179, 0x17e, "z"},  {0x17f, 0x17f, "s"},
+    {0x100, 0x105, "a"}, {0x106, 0x10d, "c"},  {0x10e, 0x111, "d"}, {0x112, 0x11b, "e"},
+    {0x11c, 0x123, "g"}, {0x124, 0x127, "h"},  {0x128, 0x131, "i"}, {0x132, 0x133, "ij"},
+    {0x134, 0x135, "j"}, {0x136, 0x138, "k"},  {0x139, 0x142, "l"}, {0x143, 0x14b, "n"},
+    {0x14c, 0x151, "o"}, {0x152, 0x153, "oe"}, {0x154, 0x159, "r"}, {0x15a, 0x161, "s"},
+    {0x162, 0x167, "t"}, {0x168, 0x173, "u"},  {0x174, 0x175, "w"}, {0x176, 0x178, "y"},
+    {0x179, 0x17e, "z"}, {0x17f, 0x17f, "s"},
 };
 
 char *pwt_fold_alnum(const char *str)
@@ -581,13 +579,13 @@ char *pwt_bounds_views_sql(const pwt_bounds *b)
 	pwt_fmt_date(ve, b->val_end);
 	pwt_fmt_date(ts, b->test_start);
 	return pwt_xasprintf(
-		"CREATE OR REPLACE VIEW train AS SELECT * FROM lap_features WHERE race_date <= "
-		"'%s';\n"
-		"CREATE OR REPLACE VIEW validation AS SELECT * FROM lap_features WHERE race_date "
-		"BETWEEN '%s' AND '%s';\n"
-		"CREATE OR REPLACE VIEW test AS SELECT * FROM lap_features WHERE race_date >= "
-		"'%s';\n",
-		te, vs, ve, ts);
+	    "CREATE OR REPLACE VIEW train AS SELECT * FROM lap_features WHERE race_date <= "
+	    "'%s';\n"
+	    "CREATE OR REPLACE VIEW validation AS SELECT * FROM lap_features WHERE race_date "
+	    "BETWEEN '%s' AND '%s';\n"
+	    "CREATE OR REPLACE VIEW test AS SELECT * FROM lap_features WHERE race_date >= "
+	    "'%s';\n",
+	    te, vs, ve, ts);
 }
 
 int pwt_bounds_option(pwt_bounds *b, const char *name, const char *arg)

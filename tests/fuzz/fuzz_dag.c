@@ -31,8 +31,9 @@ static size_t walk(const pw_dag *dag)
 		for (size_t j = 0; t->argv && t->argv[j]; j++)
 			sum += touch(t->argv[j]);
 		for (size_t j = 0; j < t->ndeps; j++)
-			sum += t->deps[j].task < dag->ntasks ? touch(dag->tasks[t->deps[j].task].task_id)
-							     : 0;
+			sum += t->deps[j].task < dag->ntasks
+				   ? touch(dag->tasks[t->deps[j].task].task_id)
+				   : 0;
 		for (size_t j = 0; j < t->ndependents; j++)
 			sum += dag->tasks[t->dependents[j]].index;
 		for (size_t j = 0; j < t->nenv; j++)

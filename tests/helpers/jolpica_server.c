@@ -151,9 +151,10 @@ static char *slurp(const char *path, size_t *len)
  * the field; *eol is set when the field ended the line (or the file). */
 static char *csv_field(char **pp, const char *end, int *eol)
 {
+	static struct buf f; /* reused: fields are copied out at their exact size */
 	char *p = *pp;
-	struct buf f = {0};
 	int quoted = 0;
+	f.len = 0;
 	*eol = 0;
 	if (p < end && *p == '"') {
 		quoted = 1;
@@ -172,10 +173,10 @@ static char *csv_field(char **pp, const char *end, int *eol)
 			p++;
 		}
 	}
-	while (p < end && *p != ',' && *p != '\n' && *p != '\r') {
-		buf_add(&f, p, 1);
+	const char *s0 = p;
+	while (p < end && *p != ',' && *p != '\n' && *p != '\r')
 		p++;
-	}
+	buf_add(&f, s0, (size_t)(p - s0));
 	if (p >= end) {
 		*eol = 1;
 	} else if (*p == ',') {
@@ -188,26 +189,24 @@ static char *csv_field(char **pp, const char *end, int *eol)
 		*eol = 1;
 	}
 	*pp = p;
-	if (!f.p) {
-		buf_grow(&f, 0);
-		f.p[0] = '\0';
-	}
-	/* trim surrounding blanks of unquoted fields */
-	if (!quoted) {
-		size_t s = 0, e = f.len;
+	size_t s = 0, e = f.len;
+	if (!quoted) { /* trim surrounding blanks of unquoted fields */
 		while (s < e && (f.p[s] == ' ' || f.p[s] == '\t'))
 			s++;
 		while (e > s && (f.p[e - 1] == ' ' || f.p[e - 1] == '\t'))
 			e--;
-		memmove(f.p, f.p + s, e - s);
-		f.p[e - s] = '\0';
-		if (strcmp(f.p, "\\N") == 0) {
-			free(f.p);
+		if (e - s == 2 && f.p[s] == '\\' && f.p[s + 1] == 'N')
 			return NUL_FIELD;
-		}
 	}
-	return f.p;
+	char *out = xmalloc(e - s + 1);
+	memcpy(out, f.p + s, e - s);
+	out[e - s] = '\0';
+	return out;
 }
+
+/* every table loaded stays referenced (the model points into it) until exit */
+static struct csv loaded[32];
+static int nloaded;
 
 static void csv_load(struct csv *c, const char *dir, const char *name, int required)
 {
@@ -257,6 +256,8 @@ static void csv_load(struct csv *c, const char *dir, const char *name, int requi
 		c->rows[c->nrows++] = row;
 	}
 	free(text);
+	if (nloaded < (int)(sizeof loaded / sizeof loaded[0]))
+		loaded[nloaded++] = *c;
 }
 
 static int csv_col(const struct csv *c, const char *name)
@@ -462,7 +463,8 @@ static int cmp_quali(const void *a, const void *b)
 	const struct quali *x = a, *y = b;
 	if (x->race->idx != y->race->idx)
 		return x->race->idx < y->race->idx ? -1 : 1;
-	return (toint(x->position) > toint(y->position)) - (toint(x->position) < toint(y->position));
+	return (toint(x->position) > toint(y->position)) -
+	       (toint(x->position) < toint(y->position));
 }
 
 static struct race *race_by_year_round(int year, int round)
@@ -532,7 +534,7 @@ static void load(const char *dir)
 			char **r = c.rows[i];
 			struct circuit *x = &db.circuits[db.ncircuits++];
 			*x = (struct circuit){r[cref], r[cname], r[cloc], r[ccty],
-					      r[clat], r[clng],  r[curl]};
+					      r[clat], r[clng],	 r[curl]};
 			int id = toint(r[cid]);
 			GROW_INDEX(db.circuit_by_id, db.circuit_max, id);
 			db.circuit_by_id[id] = x;
@@ -549,8 +551,8 @@ static void load(const char *dir)
 		for (int i = 0; i < c.nrows; i++) {
 			char **r = c.rows[i];
 			struct driver *x = &db.drivers[db.ndrivers++];
-			*x = (struct driver){r[dref], r[dnum], r[dcode], r[dfn], r[dsn],
-					     r[ddob], r[dnat], r[durl], NULL,    NULL, NULL};
+			*x = (struct driver){r[dref], r[dnum], r[dcode], r[dfn], r[dsn], r[ddob],
+					     r[dnat], r[durl], NULL,	 NULL,	 NULL};
 			char *fn = fold_name(r[dfn]), *sn = fold_name(r[dsn]);
 			struct buf k = {0};
 			buf_printf(&k, "%s_%s", fn, sn);
@@ -624,7 +626,8 @@ static void load(const char *dir)
 			x->year = toint(r[ry]);
 			x->round = toint(r[rr]);
 			int cid = toint(r[rc]);
-			x->circuit = (cid > 0 && cid < db.circuit_max) ? db.circuit_by_id[cid] : NULL;
+			x->circuit =
+			    (cid > 0 && cid < db.circuit_max) ? db.circuit_by_id[cid] : NULL;
 			x->name = r[rn];
 			x->date = r[rd];
 			x->time = r[rt];
@@ -645,10 +648,11 @@ static void load(const char *dir)
 	{
 		int col[18];
 		static const char *const names[18] = {
-		    "raceId",      "driverId",       "constructorId",   "number",   "grid",
-		    "position",    "positionText",   "positionOrder",   "points",   "laps",
-		    "time",        "milliseconds",   "fastestLap",      "rank",     "fastestLapTime",
-		    "fastestLapSpeed", "statusId", "resultId"};
+		    "raceId",	  "driverId", "constructorId",	"number",
+		    "grid",	  "position", "positionText",	"positionOrder",
+		    "points",	  "laps",     "time",		"milliseconds",
+		    "fastestLap", "rank",     "fastestLapTime", "fastestLapSpeed",
+		    "statusId",	  "resultId"};
 		for (int k = 0; k < 18; k++)
 			col[k] = csv_col(&c, names[k]);
 		db.results = xmalloc(sizeof *db.results * (size_t)c.nrows);
@@ -693,8 +697,8 @@ static void load(const char *dir)
 			struct race *race = race_of(r[pr]);
 			if (!race)
 				continue;
-			db.pits[db.npits] = (struct pit){race,  driver_of(r[pd]), r[ps], r[pl],
-							 r[pt], r[pdur],	   db.npits};
+			db.pits[db.npits] = (struct pit){race,	driver_of(r[pd]), r[ps],   r[pl],
+							 r[pt], r[pdur],	  db.npits};
 			db.npits++;
 		}
 		qsort(db.pits, (size_t)db.npits, sizeof *db.pits, cmp_pit);
@@ -711,9 +715,9 @@ static void load(const char *dir)
 			struct race *race = race_of(r[qr]);
 			if (!race)
 				continue;
-			db.qualis[db.nqualis++] =
-			    (struct quali){race,  driver_of(r[qd]), cons_of(r[qc]), r[qn],
-					   r[qp], r[q1],	    r[q2],	    r[q3]};
+			db.qualis[db.nqualis++] = (struct quali){
+			    race, driver_of(r[qd]), cons_of(r[qc]), r[qn], r[qp], r[q1], r[q2],
+			    r[q3]};
 		}
 		qsort(db.qualis, (size_t)db.nqualis, sizeof *db.qualis, cmp_quali);
 	}
@@ -757,7 +761,8 @@ static void load(const char *dir)
 	if (gl.gl_pathc)
 		globfree(&gl);
 	free(pattern.p);
-	qsort(db.laps, (size_t)db.nlaps, sizeof *db.laps, cmp_lap);
+	if (db.nlaps > 1)
+		qsort(db.laps, (size_t)db.nlaps, sizeof *db.laps, cmp_lap);
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -931,11 +936,11 @@ static enum endpoint endpoint_of(const char *s)
 	static const struct {
 		const char *name;
 		enum endpoint ep;
-	} map[] = {{"seasons", EP_SEASONS},	  {"races", EP_RACES},
-		   {"results", EP_RESULTS},	  {"pitstops", EP_PITSTOPS},
-		   {"laps", EP_LAPS},		  {"drivers", EP_DRIVERS},
-		   {"circuits", EP_CIRCUITS},	  {"constructors", EP_CONSTRUCTORS},
-		   {"status", EP_STATUS},	  {"qualifying", EP_QUALIFYING}};
+	} map[] = {{"seasons", EP_SEASONS},   {"races", EP_RACES},
+		   {"results", EP_RESULTS},   {"pitstops", EP_PITSTOPS},
+		   {"laps", EP_LAPS},	      {"drivers", EP_DRIVERS},
+		   {"circuits", EP_CIRCUITS}, {"constructors", EP_CONSTRUCTORS},
+		   {"status", EP_STATUS},     {"qualifying", EP_QUALIFYING}};
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
 		if (strcmp(map[i].name, s) == 0)
 			return map[i].ep;
@@ -1061,7 +1066,8 @@ static int has_result_filters(const struct query *q)
 
 static int result_match(const struct query *q, const struct result *x)
 {
-	return race_match(q, x->race) && (!q->driver || (x->driver && eq(q->driver, x->driver->ref))) &&
+	return race_match(q, x->race) &&
+	       (!q->driver || (x->driver && eq(q->driver, x->driver->ref))) &&
 	       (!q->constructor || (x->cons && eq(q->constructor, x->cons->ref))) &&
 	       eq(q->grid, x->grid) && eq(q->position, x->position) &&
 	       eq(q->status, x->status_id) && eq(q->fastest, x->rank);
@@ -1184,7 +1190,7 @@ static void js_result(struct buf *b, const struct result *x)
 		js_kv(b, &g, "time", x->time);
 		buf_add(b, "}", 1);
 	}
-	if (x->flap || x->fltime) {
+	if (x->flap || x->fltime || x->rank || x->flspeed) {
 		int g = 1;
 		js_key(b, &f, "FastestLap");
 		buf_add(b, "{", 1);
@@ -1289,7 +1295,8 @@ static void answer(struct buf *b, struct query *q, const char *url)
 			}
 			free(races.v);
 		}
-		qsort(l.v, (size_t)l.n, sizeof(void *), cmp_ref_ptr);
+		if (l.n > 1)
+			qsort(l.v, (size_t)l.n, sizeof(void *), cmp_ref_ptr);
 		break;
 	case EP_DRIVERS:
 	case EP_CONSTRUCTORS: {
@@ -1312,12 +1319,14 @@ static void answer(struct buf *b, struct query *q, const char *url)
 		} else {
 			for (int i = 0; i < db.nresults; i++) {
 				const struct result *x = &db.results[i];
-				const void *p = drv ? (const void *)x->driver : (const void *)x->cons;
+				const void *p =
+				    drv ? (const void *)x->driver : (const void *)x->cons;
 				if (p && result_match(q, x) && !list_has(&l, p))
 					list_add(&l, p);
 			}
 		}
-		qsort(l.v, (size_t)l.n, sizeof(void *), drv ? cmp_driver_ptr : cmp_ref_ptr);
+		if (l.n > 1)
+			qsort(l.v, (size_t)l.n, sizeof(void *), drv ? cmp_driver_ptr : cmp_ref_ptr);
 		break;
 	}
 	case EP_STATUS:
@@ -1333,7 +1342,8 @@ static void answer(struct buf *b, struct query *q, const char *url)
 					break;
 			if (k == nsrows) {
 				srows = xrealloc(srows, sizeof *srows * (size_t)(nsrows + 1));
-				srows[nsrows++] = (struct status_row){x->status_id, x->status, 0, ""};
+				srows[nsrows++] =
+				    (struct status_row){x->status_id, x->status, 0, ""};
 			}
 			srows[k].count++;
 		}
@@ -1342,7 +1352,8 @@ static void answer(struct buf *b, struct query *q, const char *url)
 		}
 		for (int k = 0; k < nsrows; k++)
 			list_add(&l, &srows[k]);
-		qsort(l.v, (size_t)l.n, sizeof(void *), cmp_status);
+		if (l.n > 1)
+			qsort(l.v, (size_t)l.n, sizeof(void *), cmp_status);
 		break;
 	case EP_RESULTS:
 		for (int i = 0; i < db.nresults; i++)
@@ -1452,7 +1463,7 @@ static void answer(struct buf *b, struct query *q, const char *url)
 				if (open_race)
 					buf_puts(b, q->ep == EP_LAPS ? "]}]}," : "]},");
 				js_race_open(b, r, 0);
-				buf_puts(b, q->ep == EP_RESULTS    ? ",\"Results\":["
+				buf_puts(b, q->ep == EP_RESULTS	   ? ",\"Results\":["
 					    : q->ep == EP_PITSTOPS ? ",\"PitStops\":["
 					    : q->ep == EP_LAPS	   ? ",\"Laps\":["
 								   : ",\"QualifyingResults\":[");
@@ -1907,7 +1918,8 @@ int main(int argc, char **argv)
 				if (!(pfd[k].revents & POLLIN))
 					continue;
 				for (;;) {
-					int fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+					int fd =
+					    accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 					if (fd < 0)
 						break;
 					int slot = -1;
@@ -1948,9 +1960,9 @@ int main(int argc, char **argv)
 				size_t limit = c->out.len;
 				if (c->drop_at > 0 && (size_t)c->drop_at < limit)
 					limit = (size_t)c->drop_at;
-				ssize_t w = limit > c->out_off
-						? write(c->fd, c->out.p + c->out_off, limit - c->out_off)
-						: 0;
+				ssize_t w = limit > c->out_off ? write(c->fd, c->out.p + c->out_off,
+								       limit - c->out_off)
+							       : 0;
 				if (w < 0 && errno != EAGAIN && errno != EINTR)
 					closeit = 1;
 				else if (w > 0)

@@ -4,12 +4,16 @@
  * request per connection, one connection at a time, so what it records is
  * in arrival order.
  *
- *   ol_collector OUT [--fail-first N] [--fail-status CODE] [--requests FILE]
+ *   ol_collector OUT [--fail-first N] [--fail-status CODE] [--control FILE]
+ *                    [--requests FILE] [--hang]
  *
  * Each accepted POST body is appended to OUT as one line.  The first N
- * requests are answered CODE (default 503) and not recorded.  --requests
+ * requests are answered CODE (default 503) and not recorded.  --control:
+ * before each request FILE is read; "fail" or 0 means answer CODE, a number
+ * K > 0 means accept and write K-1 back, no file means accept.  --requests
  * appends "N METHOD PATH STATUS AUTHORIZATION" for every request (the
- * header's value, or "-").  Runs until killed.
+ * header's value, or "-").  --hang: accept connections, never answer (an
+ * endpoint that hangs).  Runs until killed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -72,9 +76,30 @@ static int header(const char *head, const char *name, char *out, size_t size)
 	return -1;
 }
 
+/* --control: whether to accept this request. */
+static int control_says(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 1;
+	char word[32] = "";
+	int got = fscanf(f, "%31s", word);
+	fclose(f);
+	long k = got == 1 ? strtol(word, NULL, 10) : 0;
+	if (k <= 0)
+		return 0;
+	f = fopen(path, "w");
+	if (f) {
+		fprintf(f, "%ld\n", k - 1);
+		fclose(f);
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
-	const char *out = NULL, *reqlog = NULL;
+	const char *out = NULL, *reqlog = NULL, *control = NULL;
+	int hang = 0;
 	long fail_first = 0;
 	int fail_status = 503;
 	for (int i = 1; i < argc; i++) {
@@ -84,11 +109,16 @@ int main(int argc, char **argv)
 			fail_status = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--requests") == 0 && i + 1 < argc)
 			reqlog = argv[++i];
+		else if (strcmp(argv[i], "--control") == 0 && i + 1 < argc)
+			control = argv[++i];
+		else if (strcmp(argv[i], "--hang") == 0)
+			hang = 1;
 		else if (!out && argv[i][0] != '-')
 			out = argv[i];
 		else {
-			fprintf(stderr, "usage: ol_collector OUT [--fail-first N] [--fail-status CODE] "
-					"[--requests FILE]\n");
+			fprintf(stderr,
+				"usage: ol_collector OUT [--fail-first N] [--fail-status CODE] "
+				"[--control FILE] [--requests FILE] [--hang]\n");
 			return 64;
 		}
 	}
@@ -120,6 +150,8 @@ int main(int argc, char **argv)
 			perror("ol_collector: accept");
 			return 1;
 		}
+		if (hang)
+			continue; /* keep the connection open, say nothing */
 		struct timeval tv = {5, 0};
 		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
@@ -148,7 +180,8 @@ int main(int argc, char **argv)
 		size_t head_len = (size_t)(end - buf) + 4;
 		char method[16] = "", path[1024] = "", value[4096];
 		sscanf(buf, "%15s %1023s", method, path);
-		long clen = header(buf, "Content-Length", value, sizeof(value)) == 0 ? atol(value) : 0;
+		long clen =
+		    header(buf, "Content-Length", value, sizeof(value)) == 0 ? atol(value) : 0;
 		if (header(buf, "Expect", value, sizeof(value)) == 0 &&
 		    strcasecmp(value, "100-continue") == 0)
 			send_all(c, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -174,11 +207,14 @@ int main(int argc, char **argv)
 
 		n++;
 		int status = n <= fail_first ? fail_status : 200;
+		if (status == 200 && control)
+			status = control_says(control) ? 200 : fail_status;
 		if (reqlog) {
 			char line[8192];
 			int k = snprintf(line, sizeof(line), "%ld %s %s %d %s\n", n, method, path,
 					 status, auth);
-			append(reqlog, line, (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1);
+			append(reqlog, line,
+			       (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1);
 		}
 		if (status == 200 && strcmp(method, "POST") == 0) {
 			body[clen] = '\n';
@@ -189,7 +225,10 @@ int main(int argc, char **argv)
 		snprintf(resp, sizeof(resp),
 			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: "
 			 "0\r\nConnection: close\r\n\r\n",
-			 status, status == 200 ? "OK" : "Service Unavailable");
+			 status,
+			 status == 200	 ? "OK"
+			 : status == 503 ? "Service Unavailable"
+					 : "Error");
 		send_all(c, resp);
 		close(c);
 	}

@@ -47,12 +47,12 @@ pw_setup() {
 pw_cleanup() {
 	local rc=$?
 	local f pid
-	if ((PW_DONE == 0)); then
+	if ((PW_DONE == 0 && rc != 0 && rc != 77)); then
 		# set -e stopped the script early: still end in the usual form.
+		# (An explicit exit 0 or exit 77, a skip, is left alone.)
 		pw_notok "the script ran to its end" "it stopped with exit status $rc"
 		echo "1..$PW_N"
 		echo "$PW_PASS passed, $PW_FAIL failed"
-		((rc != 0)) || rc=1
 	fi
 	while IFS= read -r f; do
 		pid=$(<"$f")
@@ -68,7 +68,13 @@ pw_cleanup() {
 	exit "$rc"
 }
 
-python3() { "$PW_PYTHON" "$@"; }
+python3() {
+	if [[ -n ${PW_PYTHON:-} ]]; then
+		"$PW_PYTHON" "$@"
+	else
+		command python3 "$@"
+	fi
+}
 
 # --- TAP ----------------------------------------------------------------
 

@@ -11,6 +11,8 @@
 #   pg_psql [ARG...]    psql as the superuser over the socket, -X -q -A -t -v ON_ERROR_STOP=1
 #   pg_kill             stop the server at once (pg_ctl stop -m immediate: a crash)
 #   pg_start            (re)start it on the same data dir and port
+#   pg_freeze / pg_thaw SIGSTOP / SIGCONT the server and its backends: a
+#                       server that hangs without closing its connections
 #   pg_teardown         stop it and remove its temp dir (run by the EXIT trap)
 #
 # Debian's initdb refuses to run as root: as root, every server command runs
@@ -72,9 +74,32 @@ pg_kill() {
 	pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 30 stop >/dev/null
 }
 
+# The postmaster and its children (our server's processes only).
+pg_pids() {
+	local pm
+	pm=$(head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null) || return 0
+	[[ $pm =~ ^[0-9]+$ ]] || return 0
+	echo "$pm"
+	ps -o pid= --ppid "$pm" 2>/dev/null || true
+}
+
+pg_freeze() {
+	PG_FROZEN=$(pg_pids | tr '\n' ' ')
+	# shellcheck disable=SC2086
+	[[ -n $PG_FROZEN ]] && kill -STOP $PG_FROZEN 2>/dev/null || true
+}
+
+pg_thaw() {
+	local pids=${PG_FROZEN:-$(pg_pids | tr '\n' ' ')}
+	# shellcheck disable=SC2086
+	[[ -n $pids ]] && kill -CONT $pids 2>/dev/null || true
+	PG_FROZEN=
+}
+
 pg_teardown() {
 	[[ -n $PG_DIR && -d $PG_DIR ]] || return 0
 	if [[ -n $PG_STARTED && -f $PG_DATA/postmaster.pid ]]; then
+		pg_thaw
 		pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
 	fi
 	if [[ -n ${PW_KEEP:-} ]]; then

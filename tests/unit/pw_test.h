@@ -14,8 +14,9 @@ static int pw_test_n, pw_test_failed;
 
 #define PW_CHECK(cond, ...)                                                                        \
 	do {                                                                                       \
+		int pw_c_ = !!(cond);                                                              \
 		pw_test_n++;                                                                       \
-		if (cond) {                                                                        \
+		if (pw_c_) {                                                                       \
 			printf("ok %d - ", pw_test_n);                                             \
 		} else {                                                                           \
 			pw_test_failed++;                                                          \
@@ -23,7 +24,7 @@ static int pw_test_n, pw_test_failed;
 		}                                                                                  \
 		printf(__VA_ARGS__);                                                               \
 		printf("\n");                                                                      \
-		if (!(cond))                                                                       \
+		if (!pw_c_)                                                                        \
 			printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
 	} while (0)
 
