@@ -519,7 +519,7 @@ static void compute_positions(void)
 
 	for (size_t i = 0; i < nlaps; i++)
 		v[i] = &laps[i];
-	qsort(v, nlaps, sizeof(*v), cmp_order);
+	pwt_sort(v, nlaps, sizeof(*v), cmp_order);
 	for (size_t i = 0; i < nlaps;) {
 		size_t j = i;
 		while (j < nlaps && v[j]->race == v[i]->race && v[j]->lap == v[i]->lap)
@@ -554,7 +554,7 @@ static void flag_pits(void)
 {
 	pwt_map first = PWT_MAP_INIT; /* "race/driver" -> first stop index */
 
-	qsort(stops, nstops, sizeof(*stops), cmp_stop);
+	pwt_sort(stops, nstops, sizeof(*stops), cmp_stop);
 	for (size_t i = 0; i < nstops; i++) {
 		char *k = pair_key(stops[i].race, stops[i].driver);
 		pwt_map_put(&first, k, i, NULL);
@@ -695,7 +695,7 @@ static void write_races(const char *dir, pwt_err *err)
 
 	for (size_t i = 0; i < nraces; i++)
 		order[i] = i;
-	qsort(order, nraces, sizeof(size_t), cmp_race);
+	pwt_sort(order, nraces, sizeof(size_t), cmp_race);
 	if (pwt_csvw_open(&w, path, cols, 6, err) < 0)
 		die(err);
 	for (size_t i = 0; i < nraces; i++) {
@@ -732,7 +732,7 @@ static void write_drivers(const char *dir, pwt_err *err)
 
 	for (size_t i = 0; i < ndrivers; i++)
 		order[i] = i;
-	qsort(order, ndrivers, sizeof(size_t), cmp_driver);
+	pwt_sort(order, ndrivers, sizeof(size_t), cmp_driver);
 	if (pwt_csvw_open(&w, path, cols, 7, err) < 0)
 		die(err);
 	for (size_t i = 0; i < ndrivers; i++) {
@@ -780,7 +780,7 @@ static void write_results(const char *dir, pwt_err *err)
 	char *path = pwt_path_join(dir, "results.csv");
 	pwt_csvw w;
 
-	qsort(results, nresults, sizeof(*results), cmp_result);
+	pwt_sort(results, nresults, sizeof(*results), cmp_result);
 	if (pwt_csvw_open(&w, path, cols, 14, err) < 0)
 		die(err);
 	for (size_t i = 0; i < nresults; i++) {
@@ -834,8 +834,9 @@ static void write_stops(const char *dir, pwt_err *err)
 	pwt_csvw w;
 	struct stop *sorted = pwt_xmalloc((nstops + 1) * sizeof(*sorted));
 
-	memcpy(sorted, stops, nstops * sizeof(*sorted));
-	qsort(sorted, nstops, sizeof(*sorted), cmp_stop_out);
+	if (nstops)
+		memcpy(sorted, stops, nstops * sizeof(*sorted));
+	pwt_sort(sorted, nstops, sizeof(*sorted), cmp_stop_out);
 	if (pwt_csvw_open(&w, path, cols, 7, err) < 0)
 		die(err);
 	for (size_t i = 0; i < nstops; i++) {
@@ -996,12 +997,12 @@ int main(int argc, char **argv)
 	pwt_progress("matched %zu of %zu laps to drivers (%zu unmatched driver(s))", nlaps,
 		     t_laps.nrows, nunmatched);
 
-	qsort(laps, nlaps, sizeof(*laps), cmp_src);
+	pwt_sort(laps, nlaps, sizeof(*laps), cmp_src);
 	fix_numbering();
 	compute_positions();
 	flag_pits();
 	mark_outliers();
-	qsort(laps, nlaps, sizeof(*laps), cmp_final);
+	pwt_sort(laps, nlaps, sizeof(*laps), cmp_final);
 	pwt_progress("laps: %ld driver-races renumbered, %ld duplicate laps dropped, %ld kept, "
 		     "%ld removed (%ld under 30 s, %ld over 500 s, %ld above mean + 3 sd)",
 		     n_renumbered, n_dup_dropped, n_reason[KEEP],

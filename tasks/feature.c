@@ -319,7 +319,7 @@ int main(int argc, char **argv)
 		free(k);
 		rows[nrows++] = w;
 	}
-	qsort(rows, nrows, sizeof(*rows), cmp_row);
+	pwt_sort(rows, nrows, sizeof(*rows), cmp_row);
 
 	pwt_csvw cw;
 	if (pwt_csvw_open(&cw, out, out_cols, sizeof(out_cols) / sizeof(out_cols[0]), &err) < 0)

@@ -21,11 +21,13 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -701,9 +703,10 @@ static struct {
 	int nseasons; /* 0: every season the source has */
 	int want[NT];
 	int incremental;
-	double rate;   /* requests per second, 0 = unlimited */
-	long hourly;   /* requests per rolling hour, 0 = unlimited */
-	double window; /* that "hour", in seconds (shorter in tests) */
+	double rate;	  /* requests per second, 0 = unlimited */
+	long hourly;	  /* requests per rolling hour, 0 = unlimited */
+	double window;	  /* that "hour", in seconds (shorter in tests) */
+	char *rate_state; /* the shared limiter's file, NULL = per process */
 	int max_retries;
 	long backoff_ms, max_backoff_ms;
 	long max_retry_after; /* seconds */
@@ -847,45 +850,127 @@ static void sleep_s(double s)
 }
 
 static struct {
-	double last;  /* start of the previous request, 0 = none */
-	double *ring; /* starts of the last `hourly` requests */
+	double *ring; /* starts of the last hourly+1 requests (per-process limiter) */
 	long ring_n, ring_head;
 	double waited;
 } lim;
 
+static double wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The wait before the next request given the starts of the previous ones (any order):
+ * 1/rate after the latest, and the window after the hourly-th latest. */
+static double limiter_delay(const double *t, long n, double now)
+{
+	double last = 0, wait = 0;
+	for (long i = 0; i < n; i++)
+		if (t[i] > last)
+			last = t[i];
+	if (opt.rate > 0 && n > 0 && last + 1.0 / opt.rate > now)
+		wait = last + 1.0 / opt.rate - now;
+	if (opt.hourly > 0 && n >= opt.hourly) {
+		/* the hourly-th most recent start: once it leaves the window there is room */
+		double *c = pwt_xmalloc((size_t)n * sizeof(double));
+		memcpy(c, t, (size_t)n * sizeof(double));
+		for (long i = 1; i < n; i++) /* insertion sort, descending; n <= hourly + 1 */
+			for (long j = i; j > 0 && c[j - 1] < c[j]; j--) {
+				double x = c[j];
+				c[j] = c[j - 1];
+				c[j - 1] = x;
+			}
+		double free_at = c[opt.hourly - 1] + opt.window;
+		free(c);
+		if (free_at - now > wait) {
+			wait = free_at - now;
+			pwt_progress("budget of %ld requests per %.0f s used: waiting %.1f s",
+				     opt.hourly, opt.window, wait);
+		}
+	}
+	return wait;
+}
+
+/*
+ * The limiter's state is shared by every f1-ingest on this machine that talks to the same
+ * host (the API's limits are per client): a small file of recent request start times,
+ * locked with flock(2), so two ingest tasks running side by side stay within one budget.
+ * Without the file (--rate-state none, or it cannot be opened) the state is per process.
+ */
+static int limiter_shared(void)
+{
+	static int warned;
+	if (!opt.rate_state)
+		return -1;
+	int fd = open(opt.rate_state, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		if (!warned++)
+			pwt_warn("%s: %s; rate limiting this process alone", opt.rate_state,
+				 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	long cap = (opt.hourly > 0 ? opt.hourly : 1) + 1;
+	double *t = pwt_xcalloc((size_t)cap, sizeof(double)), now = wall();
+	long n = 0;
+	ssize_t got = pread(fd, t, (size_t)cap * sizeof(double), 0);
+	if (got > 0) {
+		long m = (long)((size_t)got / sizeof(double));
+		for (long i = 0; i < m; i++) /* keep what is recent and sane */
+			if (t[i] > now - opt.window && t[i] > now - 86400 && t[i] <= now + 5 &&
+			    t[i] == t[i])
+				t[n++] = t[i];
+	}
+	double wait = limiter_delay(t, n, now);
+	if (wait > 0) {
+		sleep_s(wait); /* holding the lock: the others wait their turn */
+		lim.waited += wait;
+		now = wall();
+	}
+	/* keep the newest cap-1 starts, then this one */
+	if (n >= cap) {
+		long drop = 0;
+		for (long i = 1; i < n; i++)
+			if (t[i] < t[drop])
+				drop = i;
+		t[drop] = t[--n];
+	}
+	t[n++] = now;
+	if (pwrite(fd, t, (size_t)n * sizeof(double), 0) < 0 ||
+	    ftruncate(fd, (off_t)((size_t)n * sizeof(double))) < 0) {
+		if (!warned++)
+			pwt_warn("%s: %s", opt.rate_state, strerror(errno));
+	}
+	free(t);
+	close(fd); /* releases the lock */
+	return 0;
+}
+
 /* Waits until a request may start: at least 1/rate after the previous one, and no more than
- * `hourly` requests in any rolling hour. */
+ * `hourly` requests in any rolling window (an hour). */
 static void limiter_wait(void)
 {
+	if (opt.rate <= 0 && opt.hourly <= 0)
+		return;
+	if (limiter_shared() == 0)
+		return;
+	long cap = (opt.hourly > 0 ? opt.hourly : 1) + 1;
+	if (!lim.ring)
+		lim.ring = pwt_xcalloc((size_t)cap, sizeof(double));
 	double now = mono();
-	if (opt.rate > 0 && lim.last > 0) {
-		double next = lim.last + 1.0 / opt.rate;
-		if (next > now) {
-			sleep_s(next - now);
-			lim.waited += next - now;
-			now = mono();
-		}
+	double wait = limiter_delay(lim.ring, lim.ring_n, now);
+	if (wait > 0) {
+		sleep_s(wait);
+		lim.waited += wait;
+		now = mono();
 	}
-	if (opt.hourly > 0) {
-		if (!lim.ring)
-			lim.ring = pwt_xcalloc((size_t)opt.hourly, sizeof(double));
-		if (lim.ring_n == opt.hourly) {
-			double oldest = lim.ring[lim.ring_head];
-			if (oldest + opt.window > now) {
-				pwt_progress(
-				    "budget of %ld requests per %.0f s used: waiting %.1f s",
-				    opt.hourly, opt.window, oldest + opt.window - now);
-				sleep_s(oldest + opt.window - now);
-				lim.waited += oldest + opt.window - now;
-				now = mono();
-			}
-		}
-		lim.ring[lim.ring_head] = now;
-		lim.ring_head = (lim.ring_head + 1) % opt.hourly;
-		if (lim.ring_n < opt.hourly)
-			lim.ring_n++;
-	}
-	lim.last = now;
+	lim.ring[lim.ring_head] = now;
+	lim.ring_head = (lim.ring_head + 1) % cap;
+	if (lim.ring_n < cap)
+		lim.ring_n++;
 }
 
 /* ------------------------------------------------------------------ HTTP */
@@ -1159,16 +1244,34 @@ static void chain_state_release(struct chain_state *st)
 	st->why = NULL;
 }
 
+/* Writes a page: a temporary file of this process, renamed into place (two ingest tasks may
+ * write the same season's races pages at the same time). */
 static int save_file(const char *path, const char *data, size_t len, pwt_err *err)
 {
-	pwt_out o;
-	if (pwt_out_open(&o, path, err) < 0)
+	char *dir = pwt_dirname(path);
+	int rc = pwt_mkdirs(dir, err);
+	free(dir);
+	if (rc < 0)
 		return -1;
-	if (len && fwrite(data, 1, len, o.f) != len) {
-		pwt_out_abort(&o);
-		return pwt_err_set(err, PWT_EX_IOERR, "%s: write error: %s", path, strerror(errno));
+	char *tmp = pwt_xasprintf("%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "wb");
+	if (!f) {
+		rc = pwt_err_set(err, PWT_EX_CANTCREAT, "%s: cannot create: %s", tmp,
+				 strerror(errno));
+	} else {
+		int bad = len && fwrite(data, 1, len, f) != len;
+		bad |= fclose(f) != 0;
+		if (bad)
+			rc = pwt_err_set(err, PWT_EX_IOERR, "%s: write error: %s", tmp,
+					 strerror(errno));
+		else if (rename(tmp, path) < 0)
+			rc = pwt_err_set(err, PWT_EX_IOERR, "%s: cannot rename into place: %s",
+					 path, strerror(errno));
+		if (rc < 0)
+			unlink(tmp);
 	}
-	return pwt_out_commit(&o, err);
+	free(tmp);
+	return rc;
 }
 
 /* Fetches every page of an endpoint into raw/json/; *total gets MRData.total. */
@@ -1921,6 +2024,9 @@ static void usage(void)
 	       "                      F1_HOURLY, else 500)\n"
 	       "  --hourly-window S   the window of --hourly in seconds (default 3600; tests\n"
 	       "                      shorten it)\n"
+	       "  --rate-state FILE   the limiter's state, shared (flock) by every f1-ingest\n"
+	       "                      using it; default $TMPDIR/f1-ingest-UID-HOST.rate, one\n"
+	       "                      budget per API host; none = this process only\n"
 	       "  --max-retries N     retries of a request on network errors, 408, 429 and\n"
 	       "                      5xx (default 5)\n"
 	       "  --backoff-ms MS     first retry delay without Retry-After, doubled each\n"
@@ -1962,6 +2068,7 @@ int main(int argc, char **argv)
 		O_PAGE,
 		O_FIXTURE,
 		O_WINDOW,
+		O_RATESTATE,
 	};
 	static const struct option opts[] = {
 	    {"source", required_argument, NULL, O_SOURCE},
@@ -1981,11 +2088,12 @@ int main(int argc, char **argv)
 	    {"page-size", required_argument, NULL, O_PAGE},
 	    {"parse-fixture", no_argument, NULL, O_FIXTURE},
 	    {"hourly-window", required_argument, NULL, O_WINDOW},
+	    {"rate-state", required_argument, NULL, O_RATESTATE},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *source = NULL, *seasons = NULL, *what = "all", *out = NULL;
+	const char *source = NULL, *seasons = NULL, *what = "all", *out = NULL, *rate_state = NULL;
 	int fixture = 0, c;
 	long v;
 	pwt_err err = PWT_ERR_INIT;
@@ -2032,6 +2140,7 @@ int main(int argc, char **argv)
 				opt.page_size = v;
 			break;
 		case O_FIXTURE: fixture = 1; break;
+		case O_RATESTATE: rate_state = optarg; break;
 		case O_WINDOW:
 			if (pwt_parse_long(optarg, &v) < 0 || v <= 0 || v > 86400)
 				pwt_usage_error("--hourly-window: expected seconds, got '%s'",
@@ -2111,6 +2220,25 @@ int main(int argc, char **argv)
 			opt.hourly = v;
 		} else {
 			opt.hourly = 500;
+		}
+	}
+	if (opt.source && (!rate_state || strcmp(rate_state, "none") != 0)) {
+		if (rate_state) {
+			opt.rate_state = pwt_xstrdup(rate_state);
+		} else {
+			/* one budget per API host (and port) */
+			const char *h = strstr(opt.source, "://") + 3;
+			size_t n = strcspn(h, "/?#");
+			char host[128];
+			snprintf(host, sizeof(host), "%.*s", (int)(n < 100 ? n : 100), h);
+			for (char *p = host; *p; p++)
+				if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+				    !(*p >= '0' && *p <= '9') && *p != '.' && *p != '-')
+					*p = '_';
+			const char *tmpdir = getenv("TMPDIR");
+			opt.rate_state = pwt_xasprintf("%s/f1-ingest-%ld-%s.rate",
+						       tmpdir && *tmpdir ? tmpdir : "/tmp",
+						       (long)getuid(), host);
 		}
 	}
 	if (out) {

@@ -189,7 +189,7 @@ static void race_medians(void)
 		for (size_t k = i; k < j; k++)
 			if (laps[k].clean)
 				v[n++] = laps[k].ms;
-		qsort(v, n, sizeof(long), cmp_long);
+		pwt_sort(v, n, sizeof(long), cmp_long);
 		double med = !n	     ? 0
 			     : n % 2 ? (double)v[n / 2]
 				     : (double)(v[n / 2 - 1] + v[n / 2]) / 2.0;
@@ -520,7 +520,7 @@ int main(int argc, char **argv)
 		}
 		free(list);
 	}
-	qsort(laps, nlaps, sizeof(*laps), cmp_lap);
+	pwt_sort(laps, nlaps, sizeof(*laps), cmp_lap);
 	race_medians();
 	for (size_t i = 0; i < nlaps;) {
 		size_t j = i;
@@ -560,7 +560,7 @@ int main(int argc, char **argv)
 	size_t *order = pwt_xmalloc((ndrvs + 1) * sizeof(size_t));
 	for (size_t i = 0; i < ndrvs; i++)
 		order[i] = i;
-	qsort(order, ndrvs, sizeof(size_t), cmp_drv);
+	pwt_sort(order, ndrvs, sizeof(size_t), cmp_drv);
 	pwt_csvw w;
 	if (pwt_csvw_open(&w, out, cols, 8, &err) < 0)
 		die(&err);

@@ -26,7 +26,7 @@
 
 typedef struct {
 	char audit_id[40];  /* UUID */
-	int64_t seq;        /* assigned by the store when appended */
+	int64_t seq;	    /* assigned by the store when appended */
 	char timestamp[32]; /* 2026-02-14T12:00:00.123Z */
 	char *dag_id;
 	char *dag_run_id;
@@ -65,7 +65,7 @@ typedef struct {
 	const char *event_type;
 	const char *since; /* ISO 8601; rows at or after */
 	int64_t after_seq; /* rows with seq > after_seq */
-	int64_t limit;     /* 0 = all; otherwise the LAST limit rows (still in seq order) */
+	int64_t limit;	   /* 0 = all; otherwise the LAST limit rows (still in seq order) */
 } pw_audit_filter;
 
 /* Return non-zero to stop the iteration. */
@@ -124,7 +124,7 @@ int pw_audit_flush_spool(pw_audit_store *s, pw_strbuf *err);
 typedef struct {
 	int64_t rows;
 	bool ok;
-	int64_t bad_seq;  /* the first bad row's seq (or the seq expected there) */
+	int64_t bad_seq; /* the first bad row's seq (or the seq expected there) */
 	char bad_audit_id[40];
 	char problem[256];
 } pw_audit_verify_result;

@@ -20,17 +20,17 @@
 
 typedef struct {
 	uint64_t minutes; /* bits 0..59 */
-	uint32_t hours;   /* bits 0..23 */
-	uint32_t mdays;   /* bits 1..31 */
+	uint32_t hours;	  /* bits 0..23 */
+	uint32_t mdays;	  /* bits 1..31 */
 	uint16_t months;  /* bits 1..12 */
-	uint8_t wdays;    /* bits 0..6, Sunday = 0 */
-	bool mday_star;   /* day-of-month field started with '*' */
-	bool wday_star;   /* day-of-week field started with '*' */
+	uint8_t wdays;	  /* bits 0..6, Sunday = 0 */
+	bool mday_star;	  /* day-of-month field started with '*' */
+	bool wday_star;	  /* day-of-week field started with '*' */
 } pw_cron;
 
 typedef struct {
-	int col;     /* 1-based column in the expression of the bad field or value */
-	int field;   /* 0..4, or -1 for the whole expression */
+	int col;   /* 1-based column in the expression of the bad field or value */
+	int field; /* 0..4, or -1 for the whole expression */
 	char msg[160];
 } pw_cron_error;
 

@@ -35,15 +35,15 @@ typedef enum {
  * unnamed.
  */
 typedef enum {
-	PW_CLASS_NETWORK_TIMEOUT = 0, /* task timeout, exit 124 */
-	PW_CLASS_RESOURCE_UNAVAILABLE, /* exit 69 (EX_UNAVAILABLE) */
-	PW_CLASS_TRANSIENT_ERROR,      /* exit 75 (EX_TEMPFAIL) */
-	PW_CLASS_WORKER_PREEMPTED,     /* killed by a signal pitwall did not send */
+	PW_CLASS_NETWORK_TIMEOUT = 0,	  /* task timeout, exit 124 */
+	PW_CLASS_RESOURCE_UNAVAILABLE,	  /* exit 69 (EX_UNAVAILABLE) */
+	PW_CLASS_TRANSIENT_ERROR,	  /* exit 75 (EX_TEMPFAIL) */
+	PW_CLASS_WORKER_PREEMPTED,	  /* killed by a signal pitwall did not send */
 	PW_CLASS_DATA_VALIDATION_FAILURE, /* exit 65 (EX_DATAERR) */
-	PW_CLASS_PERMISSION_DENIED,       /* exit 77 (EX_NOPERM) */
-	PW_CLASS_INVALID_CONFIGURATION,   /* exit 78 (EX_CONFIG), exec failure */
-	PW_CLASS_OUT_OF_MEMORY,           /* OOM kill */
-	PW_CLASS_ERROR,                   /* any other non-zero exit */
+	PW_CLASS_PERMISSION_DENIED,	  /* exit 77 (EX_NOPERM) */
+	PW_CLASS_INVALID_CONFIGURATION,	  /* exit 78 (EX_CONFIG), exec failure */
+	PW_CLASS_OUT_OF_MEMORY,		  /* OOM kill */
+	PW_CLASS_ERROR,			  /* any other non-zero exit */
 	PW_CLASS_COUNT
 } pw_failure_class;
 
@@ -67,9 +67,9 @@ typedef struct {
 } pw_kv;
 
 typedef struct {
-	double cpu_limit;         /* cores; 0 = none */
-	int64_t memory_limit;     /* bytes; 0 = none */
-	double max_cost_per_run;  /* currency units; 0 = none */
+	double cpu_limit;	 /* cores; 0 = none */
+	int64_t memory_limit;	 /* bytes; 0 = none */
+	double max_cost_per_run; /* currency units; 0 = none */
 	pw_loc loc;
 } pw_resources;
 
@@ -97,10 +97,10 @@ typedef struct {
 	size_t ndeps;
 	pw_trigger_rule trigger_rule;
 
-	int64_t timeout_ms;     /* resolved: task, else default_timeout, else 0 = none */
-	int retries;            /* resolved: task, else default_retries, else 0 */
-	int64_t retry_delay_ms; /* resolved: task, else default_retry_delay, else 0 */
-	double retry_backoff;       /* resolved: retry_policy.backoff_multiplier, else the DAG's */
+	int64_t timeout_ms;	    /* resolved: task, else default_timeout, else 0 = none */
+	int retries;		    /* resolved: task, else default_retries, else 0 */
+	int64_t retry_delay_ms;	    /* resolved: task, else default_retry_delay, else 0 */
+	double retry_backoff;	    /* resolved: retry_policy.backoff_multiplier, else the DAG's */
 	int64_t max_retry_delay_ms; /* resolved: retry_policy.max_retry_delay, else the DAG's */
 	pw_retry_match retry_on;
 	pw_retry_match no_retry_on;
@@ -117,7 +117,7 @@ typedef struct {
 	pw_resources resources;
 	const char *container; /* image reference, or NULL */
 	const char *executor;  /* "local" (default), "container", "slurm" */
-	bool source;           /* fetches from outside the workspace */
+	bool source;	       /* fetches from outside the workspace */
 
 	/* Graph, filled by validation: indexes of the tasks that depend on this. */
 	size_t *dependents;
@@ -129,8 +129,8 @@ typedef struct {
 typedef struct {
 	bool present;
 	pw_loc loc;
-	const char *action;     /* "log", "notify", "command" (when command/shell given) */
-	const char **channels;  /* for notify */
+	const char *action;    /* "log", "notify", "command" (when command/shell given) */
+	const char **channels; /* for notify */
 	size_t nchannels;
 	const char *message;
 	const char **argv; /* NULL-terminated, or NULL */
@@ -142,7 +142,7 @@ typedef struct {
 
 	const char *path; /* as given */
 	const char *dir;  /* absolute directory holding the file */
-	char *text;       /* the file's bytes, NUL-terminated (in the arena) */
+	char *text;	  /* the file's bytes, NUL-terminated (in the arena) */
 	size_t text_len;
 
 	const char *dag_id;
@@ -152,14 +152,14 @@ typedef struct {
 	pw_loc schedule_loc;
 	const char *timezone; /* NULL = UTC */
 
-	int64_t default_timeout_ms;     /* -1 = unset */
-	int default_retries;            /* -1 = unset */
+	int64_t default_timeout_ms;	/* -1 = unset */
+	int default_retries;		/* -1 = unset */
 	int64_t default_retry_delay_ms; /* -1 = unset */
-	double retry_backoff;           /* multiplier, default 2.0 */
-	int64_t max_retry_delay_ms;     /* default 10 min */
-	double retry_jitter;            /* 0..1 fraction of the delay randomised; default 1 (full) */
-	int max_active_tasks;           /* default 10 */
-	int64_t kill_grace_ms;          /* default 10 s */
+	double retry_backoff;		/* multiplier, default 2.0 */
+	int64_t max_retry_delay_ms;	/* default 10 min */
+	double retry_jitter;   /* 0..1 fraction of the delay randomised; default 1 (full) */
+	int max_active_tasks;  /* default 10 */
+	int64_t kill_grace_ms; /* default 10 s */
 
 	pw_kv *env;
 	size_t nenv;
@@ -177,7 +177,8 @@ typedef struct {
  * (file name "path" in messages).  Returns 0 and a DAG in *out when there
  * are no errors; otherwise -1 and *out == NULL.  Warnings do not fail.
  */
-int pw_dag_load_buffer(pw_dag **out, const char *path, const char *buf, size_t len, pw_diags *diags);
+int pw_dag_load_buffer(pw_dag **out, const char *path, const char *buf, size_t len,
+		       pw_diags *diags);
 /* Read path and call pw_dag_load_buffer; an unreadable file is a diagnostic too. */
 int pw_dag_load_file(pw_dag **out, const char *path, pw_diags *diags);
 void pw_dag_free(pw_dag *dag);

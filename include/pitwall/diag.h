@@ -26,7 +26,10 @@ typedef struct {
 	size_t nerrors;
 } pw_diags;
 
-#define PW_DIAGS_INIT {NULL, 0, 0, 0}
+#define PW_DIAGS_INIT                                                                              \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 void pw_diags_add(pw_diags *d, pw_diag_level level, const char *file, int line, int col,
 		  const char *hint, const char *fmt, ...) __attribute__((format(printf, 7, 8)));

@@ -13,7 +13,7 @@
 
 typedef enum {
 	PW_TS_PENDING = 0, /* waiting for dependencies */
-	PW_TS_READY,       /* in the ready queue */
+	PW_TS_READY,	   /* in the ready queue */
 	PW_TS_RUNNING,
 	PW_TS_RETRY_WAIT, /* between attempts */
 	PW_TS_SUCCESS,
@@ -36,9 +36,9 @@ typedef struct {
 	const pw_dag *dag;
 	pw_task_state *state;
 	size_t *pending; /* dependencies not yet terminal */
-	size_t *heap;    /* ready tasks, min-heap on file order */
+	size_t *heap;	 /* ready tasks, min-heap on file order */
 	size_t nheap;
-	bool *queued;    /* already on a settle work list */
+	bool *queued;	 /* already on a settle work list */
 	bool cancelling; /* the run is stopping: finishing a task decides nothing more */
 	size_t nterminal;
 } pw_plan;

@@ -10,9 +10,9 @@
 #include <stdint.h>
 
 typedef struct {
-	char sha[41];      /* HEAD commit, or "unknown" outside a repository */
-	bool dirty;        /* the DAG file (or a checked path) differs from HEAD */
-	char *workdir;     /* the repository's work tree, or NULL */
+	char sha[41];	   /* HEAD commit, or "unknown" outside a repository */
+	bool dirty;	   /* the DAG file (or a checked path) differs from HEAD */
+	char *workdir;	   /* the repository's work tree, or NULL */
 	char *dirty_paths; /* comma-separated, for the record; NULL when clean */
 } pw_git_info;
 

@@ -26,18 +26,18 @@ typedef enum {
 } pw_log_format;
 
 typedef struct {
-	int max_active;            /* 0 = the DAG's max_active_tasks */
-	const char *workspace;     /* NULL = runs/<dag_id>/<run_id> */
-	const char *run_id;        /* NULL = derived from the logical date */
-	int64_t logical_date_s;    /* Unix seconds */
-	bool logical_date_set;     /* false = now */
+	int max_active;		/* 0 = the DAG's max_active_tasks */
+	const char *workspace;	/* NULL = runs/<dag_id>/<run_id> */
+	const char *run_id;	/* NULL = derived from the logical date */
+	int64_t logical_date_s; /* Unix seconds */
+	bool logical_date_set;	/* false = now */
 	uint64_t seed;
 	bool seed_set;
-	int64_t kill_grace_ms;     /* -1 = the DAG's kill_grace */
+	int64_t kill_grace_ms; /* -1 = the DAG's kill_grace */
 	pw_log_format log_format;
-	FILE *events;              /* where events go; NULL = stderr */
-	FILE *summary;             /* where the summary table goes; NULL = none */
-	const char *actor;         /* user@host or "scheduler"; NULL = derived */
+	FILE *events;	   /* where events go; NULL = stderr */
+	FILE *summary;	   /* where the summary table goes; NULL = none */
+	const char *actor; /* user@host or "scheduler"; NULL = derived */
 	/*
 	 * Re-runs and resumes: per task, a final state to keep instead of
 	 * running it (PW_TS_PENDING = run it), and the attempts already made
@@ -49,13 +49,16 @@ typedef struct {
 } pw_run_opts;
 
 #define PW_RUN_OPTS_INIT                                                                           \
-	{0, NULL, NULL, 0, false, 0, false, -1, PW_LOG_AUTO, NULL, NULL, NULL, NULL, NULL, NULL}
+	{                                                                                          \
+		0, NULL, NULL, 0, false, 0, false, -1, PW_LOG_AUTO, NULL, NULL, NULL, NULL, NULL,  \
+		    NULL                                                                           \
+	}
 
 typedef struct {
 	int attempt; /* 1-based */
 	pw_task_state state;
-	int exit_code; /* -1 when none */
-	int signal;    /* 0 when none */
+	int exit_code;	   /* -1 when none */
+	int signal;	   /* 0 when none */
 	int failure_class; /* pw_failure_class, or -1 on success */
 	int64_t start_wall_ms;
 	int64_t duration_ms;
@@ -65,7 +68,7 @@ typedef struct {
 	char *log_path; /* relative to the workspace */
 	int64_t log_size;
 	char log_sha256[65]; /* of the log once the attempt ended */
-	char *error;    /* exec failure and the like; NULL otherwise */
+	char *error;	     /* exec failure and the like; NULL otherwise */
 } pw_attempt_result;
 
 typedef struct {
@@ -86,7 +89,7 @@ typedef struct {
 	int max_concurrent;
 	int64_t duration_ms;
 	int interrupted_by; /* signal number, 0 */
-	int exit_code;      /* the process exit code run would return */
+	int exit_code;	    /* the process exit code run would return */
 	size_t counts[PW_TS_COUNT];
 } pw_run_result;
 
@@ -105,13 +108,13 @@ typedef enum {
 typedef struct {
 	pw_event_type type;
 	int64_t wall_ms;
-	const char *level; /* INFO, WARNING, ERROR */
+	const char *level;   /* INFO, WARNING, ERROR */
 	const pw_task *task; /* NULL for run events */
 	const char *message;
-	const char *metadata_json; /* a JSON object */
+	const char *metadata_json;	  /* a JSON object */
 	const pw_attempt_result *attempt; /* task_start / task_end / task_retry */
-	pw_task_state state; /* task_end */
-	const char *image_digest; /* "sha256:..." of the executable or image, or NULL */
+	pw_task_state state;		  /* task_end */
+	const char *image_digest;	  /* "sha256:..." of the executable or image, or NULL */
 } pw_event;
 
 typedef struct pw_run_ctx pw_run_ctx;

@@ -32,7 +32,10 @@ typedef struct {
 	size_t bytes; /* total bytes handed out, for memory reports */
 } pw_arena;
 
-#define PW_ARENA_INIT {NULL, 0, 0}
+#define PW_ARENA_INIT                                                                              \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 void *pw_arena_alloc(pw_arena *a, size_t n);
 void *pw_arena_calloc(pw_arena *a, size_t n);
 char *pw_arena_strdup(pw_arena *a, const char *s);
@@ -47,7 +50,10 @@ typedef struct {
 	size_t cap;
 } pw_strbuf;
 
-#define PW_STRBUF_INIT {NULL, 0, 0}
+#define PW_STRBUF_INIT                                                                             \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 void pw_strbuf_add(pw_strbuf *sb, const char *s, size_t n);
 void pw_strbuf_adds(pw_strbuf *sb, const char *s);
 void pw_strbuf_addc(pw_strbuf *sb, char c);
@@ -68,7 +74,10 @@ typedef struct {
 	size_t len;
 } pw_strmap;
 
-#define PW_STRMAP_INIT {NULL, NULL, 0, 0}
+#define PW_STRMAP_INIT                                                                             \
+	{                                                                                          \
+		NULL, NULL, 0, 0                                                                   \
+	}
 /* Returns false (and leaves the map unchanged) when key is already present. */
 bool pw_strmap_put(pw_strmap *m, const char *key, size_t val);
 bool pw_strmap_get(const pw_strmap *m, const char *key, size_t *out);

@@ -15,12 +15,12 @@ typedef struct {
 	char *state; /* pending, queued, running, retry_wait, success, failed, ... */
 	int attempts;
 	int64_t duration_ms; /* sum over ended attempts */
-	int exit_code;       /* of the last ended attempt; -1 = none */
+	int exit_code;	     /* of the last ended attempt; -1 = none */
 	int signal;
 	char *error;
-	char *log;        /* relative to the workspace, of the last attempt */
+	char *log;	  /* relative to the workspace, of the last attempt */
 	char *log_sha256; /* recorded when that attempt ended */
-	int pid;          /* of the running attempt */
+	int pid;	  /* of the running attempt */
 	unsigned long long pid_start;
 	int64_t last_seq;
 } pw_task_view;
@@ -43,7 +43,7 @@ typedef struct {
 	int pid;
 	unsigned long long pid_start;
 	int64_t events;
-	int executions; /* dag_run_start events: 1 + re-runs and resumes */
+	int executions;	     /* dag_run_start events: 1 + re-runs and resumes */
 	pw_task_view *tasks; /* in the DAG's file order when the recorded text parses */
 	size_t ntasks;
 } pw_run_view;

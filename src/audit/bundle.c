@@ -35,7 +35,7 @@ static int collect_rows(const pw_audit_row *r, void *payload)
 	c->metadata = r->metadata ? pw_xstrdup(r->metadata) : NULL;
 	c->git_commit_sha = r->git_commit_sha ? pw_xstrdup(r->git_commit_sha) : NULL;
 	c->container_image_digest =
-		r->container_image_digest ? pw_xstrdup(r->container_image_digest) : NULL;
+	    r->container_image_digest ? pw_xstrdup(r->container_image_digest) : NULL;
 	return 0;
 }
 
@@ -113,8 +113,10 @@ int pw_bundle_export(pw_audit_store *s, const char *run_id, const char *path, bo
 		if (strcmp(r->event_type, "lineage") == 0)
 			json_object_set(by_task, r->task_id, json_object_get(m, "outputs"));
 		if (strcmp(r->event_type, "task_start") == 0 && r->container_image_digest)
-			json_object_set_new(exes, r->task_id, json_string(r->container_image_digest));
-		if ((strcmp(r->event_type, "task_end") == 0 || strcmp(r->event_type, "task_retry") == 0) &&
+			json_object_set_new(exes, r->task_id,
+					    json_string(r->container_image_digest));
+		if ((strcmp(r->event_type, "task_end") == 0 ||
+		     strcmp(r->event_type, "task_retry") == 0) &&
 		    json_is_string(json_object_get(m, "log")))
 			json_object_set(logs, json_string_value(json_object_get(m, "log")),
 					json_object_get(m, "log_sha256"));
@@ -201,7 +203,8 @@ int pw_bundle_export(pw_audit_store *s, const char *run_id, const char *path, bo
 	for (size_t i = 0; i < nf && rc == 0; i++) {
 		if (i && strcmp(names[i], names[i - 1]) == 0)
 			continue;
-		const char *rel = strncmp(names[i], "artifacts/", 10) == 0 ? names[i] + 10 : names[i];
+		const char *rel =
+		    strncmp(names[i], "artifacts/", 10) == 0 ? names[i] + 10 : names[i];
 		char *full = pw_xasprintf("%s/%s", rv.workspace ? rv.workspace : ".", rel);
 		struct stat st;
 		if (stat(full, &st) == 0)
@@ -251,7 +254,8 @@ int pw_bundle_extract(const char *path, const char *dir, pw_strbuf *err)
 		const char *name = archive_entry_pathname(e);
 		if (!name || name[0] == '/' || strstr(name, "..") ||
 		    archive_entry_filetype(e) != AE_IFREG) {
-			pw_strbuf_addf(err, "bundle %s: refusing entry '%s'", path, name ? name : "?");
+			pw_strbuf_addf(err, "bundle %s: refusing entry '%s'", path,
+				       name ? name : "?");
 			rc = -1;
 			break;
 		}
@@ -268,7 +272,8 @@ int pw_bundle_extract(const char *path, const char *dir, pw_strbuf *err)
 			break;
 		}
 		if (archive_read_data_into_fd(a, fd) != ARCHIVE_OK) {
-			pw_strbuf_addf(err, "bundle %s: %s: %s", path, name, archive_error_string(a));
+			pw_strbuf_addf(err, "bundle %s: %s: %s", path, name,
+				       archive_error_string(a));
 			rc = -1;
 		}
 		close(fd);
@@ -295,7 +300,8 @@ int pw_bundle_load(pw_bundle *b, const char *dir, pw_strbuf *err)
 	free(p);
 	if (!head || strcmp(json_string_value(json_object_get(head, "format")) ?: "",
 			    "pitwall-bundle") != 0) {
-		pw_strbuf_addf(err, "not a pitwall bundle (pitwall-bundle.json missing or wrong)\n");
+		pw_strbuf_addf(err,
+			       "not a pitwall bundle (pitwall-bundle.json missing or wrong)\n");
 		json_decref(head);
 		return -1;
 	}
@@ -327,8 +333,10 @@ int pw_bundle_load(pw_bundle *b, const char *dir, pw_strbuf *err)
 		char h[65];
 		pw_audit_row_hash(r, h);
 		if (strcmp(h, r->hash) != 0) {
-			pw_strbuf_addf(err, "events.jsonl:%d: seq %lld: hash does not match the row (edited)\n",
-				       lineno, (long long)r->seq);
+			pw_strbuf_addf(
+			    err,
+			    "events.jsonl:%d: seq %lld: hash does not match the row (edited)\n",
+			    lineno, (long long)r->seq);
 			problems++;
 		}
 		if (b->nrows > 1 && r->seq <= b->rows[b->nrows - 2].seq) {
@@ -358,7 +366,8 @@ int pw_bundle_load(pw_bundle *b, const char *dir, pw_strbuf *err)
 		pw_run_view_fold(&rv, &b->rows[i]);
 	p = pw_xasprintf("%s/dag.yaml", dir);
 	char hex[65];
-	if (pw_sha256_file(p, hex, NULL) != 0 || !rv.dag_sha256 || strcmp(hex, rv.dag_sha256) != 0) {
+	if (pw_sha256_file(p, hex, NULL) != 0 || !rv.dag_sha256 ||
+	    strcmp(hex, rv.dag_sha256) != 0) {
 		pw_strbuf_addf(err, "dag.yaml does not match the recorded DAG digest\n");
 		problems++;
 	}
@@ -383,11 +392,12 @@ int pw_bundle_load(pw_bundle *b, const char *dir, pw_strbuf *err)
 				continue;
 			char *full = pw_xasprintf("%s/artifacts/%s", dir, path);
 			if (pw_sha256_file(full, hex, NULL) != 0) {
-				pw_strbuf_addf(err, "artifact %s is missing from the bundle\n", path);
+				pw_strbuf_addf(err, "artifact %s is missing from the bundle\n",
+					       path);
 				problems++;
 			} else if (strcmp(hex, sha) != 0) {
-				pw_strbuf_addf(err, "artifact %s does not match its recorded sha256\n",
-					       path);
+				pw_strbuf_addf(
+				    err, "artifact %s does not match its recorded sha256\n", path);
 				problems++;
 			}
 			free(full);

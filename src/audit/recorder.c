@@ -61,8 +61,9 @@ static char *add_run_start_fields(pw_recorder *r, const char *md)
 	if (!o)
 		o = json_object();
 	json_object_set_new(o, "dag_sha256", json_string(r->dag_sha256));
-	json_object_set_new(o, "dag_text", json_stringn(r->dag->text ? r->dag->text : "",
-							r->dag->text ? r->dag->text_len : 0));
+	json_object_set_new(
+	    o, "dag_text",
+	    json_stringn(r->dag->text ? r->dag->text : "", r->dag->text ? r->dag->text_len : 0));
 	json_object_set_new(o, "git_commit_sha", json_string(r->git.sha));
 	json_object_set_new(o, "git_dirty", json_boolean(r->git.dirty));
 	if (r->git.dirty_paths)

@@ -21,10 +21,9 @@ static void uuid_v4(char out[40])
 	}
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(out, 40,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 }
 
 void pw_audit_row_set(char **field, const char *value)
@@ -174,8 +173,8 @@ int pw_audit_row_from_json(pw_audit_row *r, const char *line)
 	r->git_commit_sha = dup_field(o, "git_commit_sha");
 	r->container_image_digest = dup_field(o, "container_image_digest");
 	json_t *m = json_object_get(o, "metadata");
-	r->metadata = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
-			: pw_xstrdup("{}");
+	r->metadata =
+	    m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : pw_xstrdup("{}");
 	const char *ph = json_string_value(json_object_get(o, "prev_hash"));
 	const char *h = json_string_value(json_object_get(o, "hash"));
 	snprintf(r->prev_hash, sizeof(r->prev_hash), "%s", ph ? ph : "");

@@ -18,32 +18,34 @@ typedef struct {
 } sq_impl;
 
 static const char *const schema_sql =
-	"CREATE TABLE IF NOT EXISTS pipeline_audit_log ("
-	" audit_id TEXT PRIMARY KEY,"
-	" seq INTEGER NOT NULL UNIQUE,"
-	" timestamp TEXT NOT NULL,"
-	" dag_id TEXT NOT NULL,"
-	" dag_run_id TEXT NOT NULL,"
-	" task_id TEXT,"
-	" event_type TEXT NOT NULL,"
-	" actor TEXT,"
-	" resource TEXT,"
-	" action TEXT,"
-	" status TEXT,"
-	" metadata TEXT NOT NULL CHECK (json_valid(metadata)),"
-	" git_commit_sha TEXT,"
-	" container_image_digest TEXT,"
-	" prev_hash TEXT NOT NULL,"
-	" hash TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS pipeline_audit_log_dag_task ON pipeline_audit_log (dag_id, task_id);"
-	"CREATE INDEX IF NOT EXISTS pipeline_audit_log_run ON pipeline_audit_log (dag_run_id);"
-	"CREATE INDEX IF NOT EXISTS pipeline_audit_log_ts ON pipeline_audit_log (timestamp);"
-	"CREATE TRIGGER IF NOT EXISTS pipeline_audit_log_no_update BEFORE UPDATE ON pipeline_audit_log"
-	" BEGIN SELECT RAISE(ABORT, 'pipeline_audit_log is append-only: UPDATE is not allowed'); END;"
-	"CREATE TRIGGER IF NOT EXISTS pipeline_audit_log_no_delete BEFORE DELETE ON pipeline_audit_log"
-	" BEGIN SELECT RAISE(ABORT, 'pipeline_audit_log is append-only: DELETE is not allowed'); END;"
-	"CREATE TABLE IF NOT EXISTS pitwall_schema (version INTEGER NOT NULL);"
-	"INSERT INTO pitwall_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM pitwall_schema);";
+    "CREATE TABLE IF NOT EXISTS pipeline_audit_log ("
+    " audit_id TEXT PRIMARY KEY,"
+    " seq INTEGER NOT NULL UNIQUE,"
+    " timestamp TEXT NOT NULL,"
+    " dag_id TEXT NOT NULL,"
+    " dag_run_id TEXT NOT NULL,"
+    " task_id TEXT,"
+    " event_type TEXT NOT NULL,"
+    " actor TEXT,"
+    " resource TEXT,"
+    " action TEXT,"
+    " status TEXT,"
+    " metadata TEXT NOT NULL CHECK (json_valid(metadata)),"
+    " git_commit_sha TEXT,"
+    " container_image_digest TEXT,"
+    " prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS pipeline_audit_log_dag_task ON pipeline_audit_log (dag_id, "
+    "task_id);"
+    "CREATE INDEX IF NOT EXISTS pipeline_audit_log_run ON pipeline_audit_log (dag_run_id);"
+    "CREATE INDEX IF NOT EXISTS pipeline_audit_log_ts ON pipeline_audit_log (timestamp);"
+    "CREATE TRIGGER IF NOT EXISTS pipeline_audit_log_no_update BEFORE UPDATE ON pipeline_audit_log"
+    " BEGIN SELECT RAISE(ABORT, 'pipeline_audit_log is append-only: UPDATE is not allowed'); END;"
+    "CREATE TRIGGER IF NOT EXISTS pipeline_audit_log_no_delete BEFORE DELETE ON pipeline_audit_log"
+    " BEGIN SELECT RAISE(ABORT, 'pipeline_audit_log is append-only: DELETE is not allowed'); END;"
+    "CREATE TABLE IF NOT EXISTS pitwall_schema (version INTEGER NOT NULL);"
+    "INSERT INTO pitwall_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM "
+    "pitwall_schema);";
 
 #define COLUMNS                                                                                    \
 	"audit_id, seq, timestamp, dag_id, dag_run_id, task_id, event_type, actor, resource, "     \
@@ -150,7 +152,8 @@ static int sq_query(pw_audit_store *s, const pw_audit_filter *f, pw_audit_row_cb
 		pw_strbuf_adds(&sql, " AND seq > :after");
 	if (f->limit > 0) {
 		pw_strbuf sub = PW_STRBUF_INIT;
-		pw_strbuf_addf(&sub, "SELECT * FROM (%s ORDER BY seq DESC LIMIT :limit) ORDER BY seq",
+		pw_strbuf_addf(&sub,
+			       "SELECT * FROM (%s ORDER BY seq DESC LIMIT :limit) ORDER BY seq",
 			       sql.buf);
 		pw_strbuf_release(&sql);
 		sql = sub;
@@ -229,7 +232,7 @@ static void sq_close(pw_audit_store *s)
 }
 
 static const pw_audit_backend sqlite_backend = {
-	PW_AUDIT_BACKEND_VERSION, "sqlite", sq_append, sq_query, sq_close,
+    PW_AUDIT_BACKEND_VERSION, "sqlite", sq_append, sq_query, sq_close,
 };
 
 int pw_audit_sqlite_open(pw_audit_store *s, const char *path, pw_strbuf *err)

@@ -78,7 +78,8 @@ static int fold_row(const pw_audit_row *r, void *payload)
 		v->seed = (uint64_t)json_integer_value(json_object_get(m, "seed"));
 		v->executions++;
 		v->pid = (int)json_integer_value(json_object_get(m, "pid"));
-		v->pid_start = (unsigned long long)json_integer_value(json_object_get(m, "pid_start"));
+		v->pid_start =
+		    (unsigned long long)json_integer_value(json_object_get(m, "pid_start"));
 		set(&v->status, "running");
 		set(&v->ended, NULL);
 	} else if (strcmp(ev, "dag_run_end") == 0) {
@@ -95,7 +96,7 @@ static int fold_row(const pw_audit_row *r, void *payload)
 			t->attempts = (int)json_integer_value(json_object_get(m, "attempt"));
 			t->pid = (int)json_integer_value(json_object_get(m, "pid"));
 			t->pid_start =
-				(unsigned long long)json_integer_value(json_object_get(m, "pid_start"));
+			    (unsigned long long)json_integer_value(json_object_get(m, "pid_start"));
 			if (jstr(m, "log"))
 				set(&t->log, jstr(m, "log"));
 		} else if (strcmp(ev, "task_retry") == 0) {

@@ -19,8 +19,8 @@ static int print_row(const pw_audit_row *r, void *payload)
 		puts(line);
 		free(line);
 	} else {
-		printf("%6lld  %s  %-28s  %-18s  %-14s  %-15s  %s\n", (long long)r->seq, r->timestamp,
-		       r->dag_run_id, r->task_id ? r->task_id : "-", r->event_type,
+		printf("%6lld  %s  %-28s  %-18s  %-14s  %-15s  %s\n", (long long)r->seq,
+		       r->timestamp, r->dag_run_id, r->task_id ? r->task_id : "-", r->event_type,
 		       r->status ? r->status : "-", r->actor ? r->actor : "-");
 	}
 	return 0;
@@ -47,7 +47,8 @@ static int cmd_query(int argc, char **argv)
 		} else if (pw_cli_opt(argc, argv, &i, NULL, "--since", &v)) {
 			int64_t t;
 			if (!v || pw_parse_iso8601(v, &t) != 0)
-				return pw_cli_usage_error("audit", "--since needs an ISO 8601 time");
+				return pw_cli_usage_error("audit",
+							  "--since needs an ISO 8601 time");
 			pw_format_iso8601_ms(t * 1000, since, sizeof(since));
 			f.since = since;
 		} else if (pw_cli_opt(argc, argv, &i, "-n", "--limit", &v)) {

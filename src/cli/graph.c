@@ -21,12 +21,14 @@ int pw_cmd_graph(int argc, char **argv)
 		const char *v;
 		if (pw_cli_opt(argc, argv, &i, "-f", "--format", &v)) {
 			if (!v)
-				return pw_cli_usage_error("graph", "--format needs a value (dot or mermaid)");
+				return pw_cli_usage_error(
+				    "graph", "--format needs a value (dot or mermaid)");
 			format = v;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			return pw_cli_usage_error("graph", "unknown option '%s'", argv[i]);
 		} else if (file) {
-			return pw_cli_usage_error("graph", "only one DAG file, got '%s' too", argv[i]);
+			return pw_cli_usage_error("graph", "only one DAG file, got '%s' too",
+						  argv[i]);
 		} else {
 			file = argv[i];
 		}
@@ -35,7 +37,8 @@ int pw_cmd_graph(int argc, char **argv)
 		return pw_cli_usage_error("graph", "no DAG file given");
 	bool dot = strcmp(format, "dot") == 0;
 	if (!dot && strcmp(format, "mermaid") != 0)
-		return pw_cli_usage_error("graph", "unknown format '%s' (use dot or mermaid)", format);
+		return pw_cli_usage_error("graph", "unknown format '%s' (use dot or mermaid)",
+					  format);
 	pw_dag *dag = pw_cli_load(file);
 	if (!dag)
 		return PW_EXIT_INVALID;

@@ -20,7 +20,8 @@ int pw_cmd_history(int argc, char **argv)
 			char *end;
 			limit = v ? strtol(v, &end, 10) : -1;
 			if (!v || *end || limit < 1)
-				return pw_cli_usage_error("history", "--limit needs a positive number");
+				return pw_cli_usage_error("history",
+							  "--limit needs a positive number");
 		} else if (pw_cli_flag(argv, i, NULL, "--json")) {
 			json = true;
 		} else if (argv[i][0] == '-') {
@@ -50,12 +51,16 @@ int pw_cmd_history(int argc, char **argv)
 			json_object_set_new(o, "run_id", json_string(r->run_id));
 			json_object_set_new(o, "dag_id", json_string(r->dag_id));
 			json_object_set_new(o, "status", json_string(r->status ? r->status : "?"));
-			json_object_set_new(o, "started", json_string(r->started ? r->started : ""));
-			json_object_set_new(o, "ended", r->ended ? json_string(r->ended) : json_null());
+			json_object_set_new(o, "started",
+					    json_string(r->started ? r->started : ""));
+			json_object_set_new(o, "ended",
+					    r->ended ? json_string(r->ended) : json_null());
 			json_object_set_new(o, "duration_ms", json_integer(r->duration_ms));
-			json_object_set_new(o, "actor", r->actor ? json_string(r->actor) : json_null());
+			json_object_set_new(o, "actor",
+					    r->actor ? json_string(r->actor) : json_null());
 			json_object_set_new(o, "logical_date",
-					    r->logical_date ? json_string(r->logical_date) : json_null());
+					    r->logical_date ? json_string(r->logical_date)
+							    : json_null());
 			json_object_set_new(o, "git_commit_sha",
 					    r->git_sha ? json_string(r->git_sha) : json_null());
 			json_array_append_new(a, o);

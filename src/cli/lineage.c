@@ -124,13 +124,18 @@ static void print_tree(json_t *n, const char *prefix, bool last, bool root)
 {
 	const char *sha = json_string_value(json_object_get(n, "sha256"));
 	json_t *by = json_object_get(n, "produced_by");
-	printf("%s%s%s  sha256:%.12s", prefix, root ? "" : last ? "└─ " : "├─ ",
+	printf("%s%s%s  sha256:%.12s", prefix,
+	       root   ? ""
+	       : last ? "└─ "
+		      : "├─ ",
 	       json_string_value(json_object_get(n, "path")), sha ? sha : "?");
 	if (json_object_get(n, "size"))
 		printf("  %lld bytes", (long long)json_integer_value(json_object_get(n, "size")));
 	if (by)
 		printf("\n%s%s   produced by task %s in run %s (git %.12s) at %s", prefix,
-		       root ? "" : last ? "   " : "│  ",
+		       root   ? ""
+		       : last ? "   "
+			      : "│  ",
 		       json_string_value(json_object_get(by, "task_id")),
 		       json_string_value(json_object_get(by, "run_id")),
 		       json_string_value(json_object_get(by, "git_commit_sha")),
@@ -169,7 +174,8 @@ int pw_cmd_lineage(int argc, char **argv)
 		}
 	}
 	if (!path)
-		return pw_cli_usage_error("lineage", "no PATH given (a file a task declared in outputs)");
+		return pw_cli_usage_error("lineage",
+					  "no PATH given (a file a task declared in outputs)");
 	pw_audit_store *s = pw_cli_open_store("lineage", store_url);
 	if (!s)
 		return PW_EXIT_SOFTWARE;

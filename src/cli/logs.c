@@ -19,7 +19,8 @@ static int log_row(const pw_audit_row *r, void *payload)
 {
 	find_log *f = payload;
 	bool start = strcmp(r->event_type, "task_start") == 0;
-	bool end = strcmp(r->event_type, "task_end") == 0 || strcmp(r->event_type, "task_retry") == 0;
+	bool end =
+	    strcmp(r->event_type, "task_end") == 0 || strcmp(r->event_type, "task_retry") == 0;
 	if (!start && !end)
 		return 0;
 	json_error_t e;
@@ -59,7 +60,8 @@ int pw_cmd_logs(int argc, char **argv)
 			char *end;
 			attempt = v ? (int)strtol(v, &end, 10) : 0;
 			if (!v || *end || attempt < 1)
-				return pw_cli_usage_error("logs", "--attempt needs a number from 1");
+				return pw_cli_usage_error("logs",
+							  "--attempt needs a number from 1");
 		} else if (argv[i][0] == '-') {
 			return pw_cli_usage_error("logs", "unknown option '%s'", argv[i]);
 		} else if (!run_id) {
@@ -71,7 +73,8 @@ int pw_cmd_logs(int argc, char **argv)
 		}
 	}
 	if (!run_id || !task_id)
-		return pw_cli_usage_error("logs", "usage: pitwall logs RUN_ID TASK_ID [--attempt N]");
+		return pw_cli_usage_error("logs",
+					  "usage: pitwall logs RUN_ID TASK_ID [--attempt N]");
 	pw_audit_store *s = pw_cli_open_store("logs", store_url);
 	if (!s)
 		return PW_EXIT_SOFTWARE;

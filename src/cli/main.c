@@ -6,102 +6,102 @@
 #include "cli/cli.h"
 
 static const pw_cli_command commands[] = {
-	{"validate", pw_cmd_validate, "check DAG files and report every problem",
-	 "usage: pitwall validate FILE...\n"
-	 "\n"
-	 "Checks each DAG file and prints every problem as FILE:LINE:COL: error: ...\n"
-	 "with a hint.  Exit 0 when all files are valid, 2 otherwise.\n"},
-	{"plan", pw_cmd_plan, "show the execution order without running anything",
-	 "usage: pitwall plan FILE [--json]\n"
-	 "\n"
-	 "A dry run: the topological order (ties broken by file order), each task's\n"
-	 "level, resolved command, timeout, retries and dependencies.\n"},
-	{"graph", pw_cmd_graph, "print the dependency graph (dot or mermaid)",
-	 "usage: pitwall graph FILE [--format dot|mermaid]\n"
-	 "\n"
-	 "Prints the graph for Graphviz (default) or Mermaid.  Optional dependencies\n"
-	 "are dashed.  Example: pitwall graph dags/smoke.yaml | dot -Tsvg > smoke.svg\n"},
-	{"run", pw_cmd_run, "run a DAG's tasks as local processes",
-	 "usage: pitwall run FILE [options]\n"
-	 "\n"
-	 "  -j, --jobs N              run at most N tasks at once (default: max_active_tasks)\n"
-	 "  --workspace DIR           the run workspace (default runs/<dag_id>/<run_id>)\n"
-	 "  --run-id ID               the run id (default <dag_id>_<YYYYmmdd_HHMMSS>)\n"
-	 "  --logical-date ISO8601    the date the run is for (default: now, UTC)\n"
-	 "  --seed N                  PITWALL_SEED (default: from dag_id and logical date)\n"
-	 "  --log-format json|text    events on stderr (default: live view on a terminal,\n"
-	 "                            JSON lines otherwise)\n"
-	 "  --kill-grace DURATION     SIGTERM-to-SIGKILL grace (default: kill_grace, 10s)\n"
-	 "  -q, --quiet               no events on stderr, summary only\n"
-	 "\n"
-	 "  --store URL               audit store (default: PITWALL_STORE, else\n"
-	 "                            .pitwall/audit.db under PITWALL_HOME or here)\n"
-	 "  --no-store                do not record the run in the audit store\n"
-	 "  --actor NAME              who started the run (default user@host)\n"
-	 "  --openlineage URL         send OpenLineage events to an http(s) URL or to\n"
-	 "                            file:PATH (default: PITWALL_OPENLINEAGE)\n"
-	 "\n"
-	 "Exit: 0 success, 1 a task failed, 2 invalid DAG, 130/143 interrupted.\n"
-	 "Logs: <workspace>/logs/<task_id>.<attempt>.log; result: <workspace>/run.json\n"},
-	{"status", pw_cmd_status, "show a run's state from the audit record",
-	 "usage: pitwall status RUN_ID [--json] [--store URL]\n"
-	 "\n"
-	 "Per task: state, attempts, duration, exit code.  A run whose pitwall process\n"
-	 "is gone without recording its end shows as interrupted.\n"},
-	{"history", pw_cmd_history, "list recent runs",
-	 "usage: pitwall history [DAG_ID] [--limit N] [--json] [--store URL]\n"},
-	{"logs", pw_cmd_logs, "print a task attempt's log",
-	 "usage: pitwall logs RUN_ID TASK_ID [--attempt N] [--store URL]\n"
-	 "\n"
-	 "Prints the log of the last (or the given) attempt, and warns when the file no\n"
-	 "longer matches the sha256 recorded when the attempt ended.\n"},
-	{"audit", pw_cmd_audit, "query or verify the audit table",
-	 "usage: pitwall audit query [--run ID] [--task ID] [--dag ID] [--event TYPE]\n"
-	 "                           [--since ISO8601] [--limit N] [--json] [--store URL]\n"
-	 "       pitwall audit verify [--json] [--store URL]\n"
-	 "\n"
-	 "verify recomputes the hash chain and names the first bad row; exit 1 if broken.\n"},
-	{"rerun", pw_cmd_rerun, "re-run the failed part of a run (same run id)",
-	 "usage: pitwall rerun RUN_ID [--from TASK | --only TASK...] [--dry-run]\n"
-	 "                     [--rehash-upstream] [--use-current-definition]\n"
-	 "                     [--reason TEXT] [-j N] [--store URL]\n"
-	 "\n"
-	 "Default: re-execute the failed, timed-out, upstream_failed and skipped tasks.\n"
-	 "--from TASK: TASK and everything downstream of it.  --only: just those tasks\n"
-	 "(and whatever they left blocked downstream).  Successful tasks outside the set\n"
-	 "are reused after their outputs are re-hashed against the recorded lineage;\n"
-	 "a changed or missing file refuses the re-run unless --rehash-upstream, which\n"
-	 "re-runs its producer.  The recorded DAG text is used unless\n"
-	 "--use-current-definition (refused when the graph changed around reused tasks).\n"},
-	{"resume", pw_cmd_resume, "carry on a run whose pitwall process died",
-	 "usage: pitwall resume RUN_ID [-j N] [--store URL]\n"
-	 "\n"
-	 "Kills leftover process groups of the run's tasks (pid plus start time, so a\n"
-	 "reused pid is never hit), keeps every task that finished, and runs the rest.\n"},
-	{"export", pw_cmd_export, "write a run bundle (DAG text, events, lineage, outputs)",
-	 "usage: pitwall export RUN_ID -o FILE.tar.zst [--manifest-only] [--store URL]\n"
-	 "\n"
-	 "A self-contained, reproducible archive of the run: dag.yaml, events.jsonl (with\n"
-	 "their hashes), lineage.json, the logs and every output (not --manifest-only).\n"},
-	{"import", pw_cmd_import, "verify a run bundle and add its events to a store",
-	 "usage: pitwall import FILE [--store URL]\n"
-	 "\n"
-	 "Checks every event's hash, the DAG digest and every artifact; refuses a run\n"
-	 "the store already holds.\n"},
-	{"replay", pw_cmd_replay, "re-execute a recorded run and compare its outputs",
-	 "usage: pitwall replay RUN_ID | --bundle FILE [--reuse-sources] [--workspace DIR]\n"
-	 "                     [--run-id ID] [-j N] [--store URL]\n"
-	 "\n"
-	 "Runs the recorded DAG text in a fresh workspace with the same logical date\n"
-	 "and seed, then compares every recorded output by sha256: identical, different\n"
-	 "(sizes and the first differing line), missing or new.  Exit 0 only if every\n"
-	 "output is identical.  --reuse-sources restores the outputs of source: true\n"
-	 "tasks from the bundle or the original workspace instead of fetching again.\n"},
-	{"lineage", pw_cmd_lineage, "show where an artifact came from",
-	 "usage: pitwall lineage PATH [--run ID] [--json] [--store URL]\n"
-	 "\n"
-	 "PATH is relative to the run workspace (or an absolute path inside one).  Prints\n"
-	 "the task, run and git commit that produced it, and its inputs, recursively.\n"},
+    {"validate", pw_cmd_validate, "check DAG files and report every problem",
+     "usage: pitwall validate FILE...\n"
+     "\n"
+     "Checks each DAG file and prints every problem as FILE:LINE:COL: error: ...\n"
+     "with a hint.  Exit 0 when all files are valid, 2 otherwise.\n"},
+    {"plan", pw_cmd_plan, "show the execution order without running anything",
+     "usage: pitwall plan FILE [--json]\n"
+     "\n"
+     "A dry run: the topological order (ties broken by file order), each task's\n"
+     "level, resolved command, timeout, retries and dependencies.\n"},
+    {"graph", pw_cmd_graph, "print the dependency graph (dot or mermaid)",
+     "usage: pitwall graph FILE [--format dot|mermaid]\n"
+     "\n"
+     "Prints the graph for Graphviz (default) or Mermaid.  Optional dependencies\n"
+     "are dashed.  Example: pitwall graph dags/smoke.yaml | dot -Tsvg > smoke.svg\n"},
+    {"run", pw_cmd_run, "run a DAG's tasks as local processes",
+     "usage: pitwall run FILE [options]\n"
+     "\n"
+     "  -j, --jobs N              run at most N tasks at once (default: max_active_tasks)\n"
+     "  --workspace DIR           the run workspace (default runs/<dag_id>/<run_id>)\n"
+     "  --run-id ID               the run id (default <dag_id>_<YYYYmmdd_HHMMSS>)\n"
+     "  --logical-date ISO8601    the date the run is for (default: now, UTC)\n"
+     "  --seed N                  PITWALL_SEED (default: from dag_id and logical date)\n"
+     "  --log-format json|text    events on stderr (default: live view on a terminal,\n"
+     "                            JSON lines otherwise)\n"
+     "  --kill-grace DURATION     SIGTERM-to-SIGKILL grace (default: kill_grace, 10s)\n"
+     "  -q, --quiet               no events on stderr, summary only\n"
+     "\n"
+     "  --store URL               audit store (default: PITWALL_STORE, else\n"
+     "                            .pitwall/audit.db under PITWALL_HOME or here)\n"
+     "  --no-store                do not record the run in the audit store\n"
+     "  --actor NAME              who started the run (default user@host)\n"
+     "  --openlineage URL         send OpenLineage events to an http(s) URL or to\n"
+     "                            file:PATH (default: PITWALL_OPENLINEAGE)\n"
+     "\n"
+     "Exit: 0 success, 1 a task failed, 2 invalid DAG, 130/143 interrupted.\n"
+     "Logs: <workspace>/logs/<task_id>.<attempt>.log; result: <workspace>/run.json\n"},
+    {"status", pw_cmd_status, "show a run's state from the audit record",
+     "usage: pitwall status RUN_ID [--json] [--store URL]\n"
+     "\n"
+     "Per task: state, attempts, duration, exit code.  A run whose pitwall process\n"
+     "is gone without recording its end shows as interrupted.\n"},
+    {"history", pw_cmd_history, "list recent runs",
+     "usage: pitwall history [DAG_ID] [--limit N] [--json] [--store URL]\n"},
+    {"logs", pw_cmd_logs, "print a task attempt's log",
+     "usage: pitwall logs RUN_ID TASK_ID [--attempt N] [--store URL]\n"
+     "\n"
+     "Prints the log of the last (or the given) attempt, and warns when the file no\n"
+     "longer matches the sha256 recorded when the attempt ended.\n"},
+    {"audit", pw_cmd_audit, "query or verify the audit table",
+     "usage: pitwall audit query [--run ID] [--task ID] [--dag ID] [--event TYPE]\n"
+     "                           [--since ISO8601] [--limit N] [--json] [--store URL]\n"
+     "       pitwall audit verify [--json] [--store URL]\n"
+     "\n"
+     "verify recomputes the hash chain and names the first bad row; exit 1 if broken.\n"},
+    {"rerun", pw_cmd_rerun, "re-run the failed part of a run (same run id)",
+     "usage: pitwall rerun RUN_ID [--from TASK | --only TASK...] [--dry-run]\n"
+     "                     [--rehash-upstream] [--use-current-definition]\n"
+     "                     [--reason TEXT] [-j N] [--store URL]\n"
+     "\n"
+     "Default: re-execute the failed, timed-out, upstream_failed and skipped tasks.\n"
+     "--from TASK: TASK and everything downstream of it.  --only: just those tasks\n"
+     "(and whatever they left blocked downstream).  Successful tasks outside the set\n"
+     "are reused after their outputs are re-hashed against the recorded lineage;\n"
+     "a changed or missing file refuses the re-run unless --rehash-upstream, which\n"
+     "re-runs its producer.  The recorded DAG text is used unless\n"
+     "--use-current-definition (refused when the graph changed around reused tasks).\n"},
+    {"resume", pw_cmd_resume, "carry on a run whose pitwall process died",
+     "usage: pitwall resume RUN_ID [-j N] [--store URL]\n"
+     "\n"
+     "Kills leftover process groups of the run's tasks (pid plus start time, so a\n"
+     "reused pid is never hit), keeps every task that finished, and runs the rest.\n"},
+    {"export", pw_cmd_export, "write a run bundle (DAG text, events, lineage, outputs)",
+     "usage: pitwall export RUN_ID -o FILE.tar.zst [--manifest-only] [--store URL]\n"
+     "\n"
+     "A self-contained, reproducible archive of the run: dag.yaml, events.jsonl (with\n"
+     "their hashes), lineage.json, the logs and every output (not --manifest-only).\n"},
+    {"import", pw_cmd_import, "verify a run bundle and add its events to a store",
+     "usage: pitwall import FILE [--store URL]\n"
+     "\n"
+     "Checks every event's hash, the DAG digest and every artifact; refuses a run\n"
+     "the store already holds.\n"},
+    {"replay", pw_cmd_replay, "re-execute a recorded run and compare its outputs",
+     "usage: pitwall replay RUN_ID | --bundle FILE [--reuse-sources] [--workspace DIR]\n"
+     "                     [--run-id ID] [-j N] [--store URL]\n"
+     "\n"
+     "Runs the recorded DAG text in a fresh workspace with the same logical date\n"
+     "and seed, then compares every recorded output by sha256: identical, different\n"
+     "(sizes and the first differing line), missing or new.  Exit 0 only if every\n"
+     "output is identical.  --reuse-sources restores the outputs of source: true\n"
+     "tasks from the bundle or the original workspace instead of fetching again.\n"},
+    {"lineage", pw_cmd_lineage, "show where an artifact came from",
+     "usage: pitwall lineage PATH [--run ID] [--json] [--store URL]\n"
+     "\n"
+     "PATH is relative to the run workspace (or an absolute path inside one).  Prints\n"
+     "the task, run and git commit that produced it, and its inputs, recursively.\n"},
 };
 
 const pw_cli_command *pw_cli_find(const char *name)

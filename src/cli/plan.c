@@ -56,7 +56,8 @@ static void print_json(const pw_dag *dag, const size_t *order)
 			pw_strbuf_adds(&sb, "],\"shell\":null");
 		}
 		pw_strbuf_addf(&sb,
-			       ",\"timeout_ms\":%" PRId64 ",\"retries\":%d,\"retry_delay_ms\":%" PRId64
+			       ",\"timeout_ms\":%" PRId64
+			       ",\"retries\":%d,\"retry_delay_ms\":%" PRId64
 			       ",\"trigger_rule\":\"%s\"}",
 			       t->timeout_ms, t->retries, t->retry_delay_ms,
 			       pw_trigger_rule_name(t->trigger_rule));
@@ -80,7 +81,8 @@ int pw_cmd_plan(int argc, char **argv)
 		else if (argv[i][0] == '-' && argv[i][1])
 			return pw_cli_usage_error("plan", "unknown option '%s'", argv[i]);
 		else if (file)
-			return pw_cli_usage_error("plan", "only one DAG file, got '%s' too", argv[i]);
+			return pw_cli_usage_error("plan", "only one DAG file, got '%s' too",
+						  argv[i]);
 		else
 			file = argv[i];
 	}
@@ -131,8 +133,8 @@ int pw_cmd_plan(int argc, char **argv)
 					if (t->deps[i].optional)
 						pw_strbuf_adds(&sb, " (optional)");
 				}
-				printf("%5s  %5s  %-*s  %-8s  %7s  <- %s\n", "", "", (int)w, "", "", "",
-				       sb.buf);
+				printf("%5s  %5s  %-*s  %-8s  %7s  <- %s\n", "", "", (int)w, "", "",
+				       "", sb.buf);
 			}
 		}
 		pw_strbuf_release(&sb);

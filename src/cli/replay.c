@@ -49,7 +49,8 @@ static void recorded_maps(const pw_audit_row *rows, size_t n, const char *run_id
 			json_object_set(outs, r->task_id, json_object_get(m, "outputs"));
 			json_decref(m);
 		} else if (strcmp(r->event_type, "task_start") == 0 && r->container_image_digest) {
-			json_object_set_new(exes, r->task_id, json_string(r->container_image_digest));
+			json_object_set_new(exes, r->task_id,
+					    json_string(r->container_image_digest));
 		}
 	}
 }
@@ -97,11 +98,13 @@ int pw_cmd_replay(int argc, char **argv)
 			store_url = v;
 		} else if (pw_cli_opt(argc, argv, &i, NULL, "--workspace", &v)) {
 			if (!v)
-				return pw_cli_usage_error("replay", "--workspace needs a directory");
+				return pw_cli_usage_error("replay",
+							  "--workspace needs a directory");
 			o.workspace = v;
 		} else if (pw_cli_opt(argc, argv, &i, NULL, "--run-id", &v)) {
 			if (!v || strchr(v, '/'))
-				return pw_cli_usage_error("replay", "--run-id needs a name without '/'");
+				return pw_cli_usage_error("replay",
+							  "--run-id needs a name without '/'");
 			o.run_id = v;
 		} else if (pw_cli_opt(argc, argv, &i, "-j", "--jobs", &v)) {
 			o.max_active = v ? atoi(v) : 0;
@@ -113,7 +116,8 @@ int pw_cmd_replay(int argc, char **argv)
 			else if (v && strcmp(v, "text") == 0)
 				o.log_format = PW_LOG_TEXT;
 			else
-				return pw_cli_usage_error("replay", "--log-format takes json or text");
+				return pw_cli_usage_error("replay",
+							  "--log-format takes json or text");
 		} else if (pw_cli_flag(argv, i, "-q", "--quiet")) {
 			o.log_format = PW_LOG_NONE;
 		} else if (pw_cli_flag(argv, i, NULL, "--reuse-sources")) {
@@ -157,8 +161,10 @@ int pw_cmd_replay(int argc, char **argv)
 			goto out;
 		}
 		have_tmp = true;
-		if (pw_bundle_extract(bundle, tmpl, &err) != 0 || pw_bundle_load(&b, tmpl, &err) != 0) {
-			fprintf(stderr, "pitwall replay: %s is not a valid bundle:\n%s", bundle, err.buf);
+		if (pw_bundle_extract(bundle, tmpl, &err) != 0 ||
+		    pw_bundle_load(&b, tmpl, &err) != 0) {
+			fprintf(stderr, "pitwall replay: %s is not a valid bundle:\n%s", bundle,
+				err.buf);
 			rc = PW_EXIT_FAILED;
 			goto out;
 		}
@@ -241,7 +247,8 @@ int pw_cmd_replay(int argc, char **argv)
 				if (pw_sha256_file(from, hex, NULL) != 0 || strcmp(hex, h) != 0 ||
 				    pw_copy_file(from, to) != 0) {
 					fprintf(stderr,
-						"pitwall replay: cannot restore %s of source task %s from "
+						"pitwall replay: cannot restore %s of source task "
+						"%s from "
 						"%s (missing or changed)\n",
 						p, t->task_id, from);
 					ok = false;
@@ -332,8 +339,8 @@ int pw_cmd_replay(int argc, char **argv)
 				char *old = NULL, *cur = NULL;
 				size_t no = 0, nn = 0;
 				char *src = bundle && !b.manifest_only
-						    ? pw_xasprintf("%s/artifacts/%s", tmpl, p)
-						    : pw_xasprintf("%s/%s", rv.workspace, p);
+						? pw_xasprintf("%s/artifacts/%s", tmpl, p)
+						: pw_xasprintf("%s/%s", rv.workspace, p);
 				bool have_old = pw_read_file(src, &old, &no) == 0;
 				pw_read_file(full, &cur, &nn);
 				char *fd = NULL;
@@ -343,8 +350,9 @@ int pw_cmd_replay(int argc, char **argv)
 					if (strcmp(hx, h) == 0)
 						fd = first_difference(old, no, cur, nn);
 				}
-				detail = pw_xasprintf("%lld -> %lld bytes%s%s", (long long)size,
-						      (long long)nsize, fd ? "; " : "", fd ? fd : "");
+				detail =
+				    pw_xasprintf("%lld -> %lld bytes%s%s", (long long)size,
+						 (long long)nsize, fd ? "; " : "", fd ? fd : "");
 				free(fd);
 				free(old);
 				free(cur);
@@ -381,7 +389,8 @@ int pw_cmd_replay(int argc, char **argv)
 				json_t *f2;
 				json_array_foreach(o2, k2, f2)
 				{
-					if (strcmp(json_string_value(json_object_get(f2, "path")), p) == 0)
+					if (strcmp(json_string_value(json_object_get(f2, "path")),
+						   p) == 0)
 						known = true;
 				}
 			}
@@ -422,7 +431,8 @@ int pw_cmd_replay(int argc, char **argv)
 					     : "same digests as recorded");
 	for (size_t i = 0; i < json_array_size(exe_report); i++) {
 		json_t *x = json_array_get(exe_report, i);
-		printf("  %s: recorded %s, now %s\n", json_string_value(json_object_get(x, "task_id")),
+		printf("  %s: recorded %s, now %s\n",
+		       json_string_value(json_object_get(x, "task_id")),
 		       json_string_value(json_object_get(x, "recorded")),
 		       json_string_value(json_object_get(x, "now")));
 	}

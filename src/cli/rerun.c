@@ -104,17 +104,18 @@ static bool same_graph_around(const pw_dag *old, const pw_dag *cur, const bool *
 				       a->task_id);
 			return false;
 		}
-		bool same = a->ndeps == b->ndeps && a->argc == b->argc &&
-			    !a->shell == !b->shell && (!a->shell || strcmp(a->shell, b->shell) == 0);
+		bool same = a->ndeps == b->ndeps && a->argc == b->argc && !a->shell == !b->shell &&
+			    (!a->shell || strcmp(a->shell, b->shell) == 0);
 		for (size_t k = 0; same && k < a->ndeps; k++)
 			same = strcmp(a->deps[k].name, b->deps[k].name) == 0;
 		for (size_t k = 0; same && k < a->argc; k++)
 			same = strcmp(a->argv[k], b->argv[k]) == 0;
 		if (!same) {
-			pw_strbuf_addf(why,
-				       "reused task '%s' has other dependencies or another command in "
-				       "the current definition",
-				       a->task_id);
+			pw_strbuf_addf(
+			    why,
+			    "reused task '%s' has other dependencies or another command in "
+			    "the current definition",
+			    a->task_id);
 			return false;
 		}
 	}
@@ -186,7 +187,8 @@ static int continue_run(cont_opts *co)
 	int lr = pw_run_view_load(store, co->run_id, &rv, &err);
 	if (lr != 0) {
 		fprintf(stderr, "pitwall %s: %s\n", cmd,
-			lr > 0 ? "no such run in the audit store (see 'pitwall history')" : err.buf);
+			lr > 0 ? "no such run in the audit store (see 'pitwall history')"
+			       : err.buf);
 		rc = lr > 0 ? PW_EXIT_FAILED : PW_EXIT_SOFTWARE;
 		goto out;
 	}
@@ -298,10 +300,11 @@ static int continue_run(cont_opts *co)
 		bool ok = same_graph_around(dag, cur, reused, &why);
 		free(reused);
 		if (!ok) {
-			fprintf(stderr,
-				"pitwall rerun: refusing --use-current-definition: %s\n  hint: re-run "
-				"those tasks too (--from), or start a new run\n",
-				why.buf);
+			fprintf(
+			    stderr,
+			    "pitwall rerun: refusing --use-current-definition: %s\n  hint: re-run "
+			    "those tasks too (--from), or start a new run\n",
+			    why.buf);
 			rc = PW_EXIT_FAILED;
 			free(rec);
 			goto out;
@@ -341,10 +344,11 @@ static int continue_run(cont_opts *co)
 						       dag->tasks[i].task_id);
 					task_bad = true;
 				} else if (strcmp(hex, h) != 0) {
-					pw_strbuf_addf(&bad,
-						       "  %s (from task %s): changed (recorded sha256 %.16s…, "
-						       "now %.16s…)\n",
-						       p, dag->tasks[i].task_id, h, hex);
+					pw_strbuf_addf(
+					    &bad,
+					    "  %s (from task %s): changed (recorded sha256 %.16s…, "
+					    "now %.16s…)\n",
+					    p, dag->tasks[i].task_id, h, hex);
 					task_bad = true;
 				}
 				free(full);
@@ -358,7 +362,8 @@ static int continue_run(cont_opts *co)
 		if (any && !co->rehash_upstream) {
 			fprintf(stderr,
 				"pitwall %s: refusing to reuse outputs that no longer match the "
-				"recorded lineage:\n%s  hint: restore them, or pass --rehash-upstream to "
+				"recorded lineage:\n%s  hint: restore them, or pass "
+				"--rehash-upstream to "
 				"re-run their producers\n",
 				cmd, bad.buf);
 			pw_strbuf_release(&bad);
@@ -367,8 +372,8 @@ static int continue_run(cont_opts *co)
 			goto out;
 		}
 		if (any)
-			fprintf(stderr, "pitwall %s: re-running producers of changed outputs:\n%s", cmd,
-				bad.buf);
+			fprintf(stderr, "pitwall %s: re-running producers of changed outputs:\n%s",
+				cmd, bad.buf);
 		pw_strbuf_release(&bad);
 		if (!any)
 			break;
@@ -382,7 +387,8 @@ static int continue_run(cont_opts *co)
 		pw_strbuf_adds(b, dag->tasks[i].task_id);
 		preset[i] = sel[i] ? PW_TS_PENDING : rec[i];
 		if (!sel[i] && !pw_task_state_terminal(rec[i]))
-			preset[i] = PW_TS_CANCELLED; /* cannot happen: non-final tasks are selected */
+			preset[i] =
+			    PW_TS_CANCELLED; /* cannot happen: non-final tasks are selected */
 	}
 	free(rec);
 	printf("%s %s: %s: %s\n", co->dry_run ? "would re-run in" : "re-running in", rv.run_id,

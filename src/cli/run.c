@@ -21,7 +21,8 @@ int pw_cmd_run(int argc, char **argv)
 			char *end;
 			long n = v ? strtol(v, &end, 10) : 0;
 			if (!v || *end || n < 1 || n > 100000)
-				return pw_cli_usage_error("run", "-j needs a number from 1 to 100000");
+				return pw_cli_usage_error("run",
+							  "-j needs a number from 1 to 100000");
 			o.max_active = (int)n;
 		} else if (pw_cli_opt(argc, argv, &i, NULL, "--workspace", &v)) {
 			if (!v || !*v)
@@ -30,20 +31,22 @@ int pw_cmd_run(int argc, char **argv)
 		} else if (pw_cli_opt(argc, argv, &i, NULL, "--run-id", &v)) {
 			if (!v || !*v || strchr(v, '/') || strcmp(v, ".") == 0 ||
 			    strcmp(v, "..") == 0)
-				return pw_cli_usage_error("run", "--run-id needs a name without '/'");
+				return pw_cli_usage_error("run",
+							  "--run-id needs a name without '/'");
 			o.run_id = v;
 		} else if (pw_cli_opt(argc, argv, &i, NULL, "--logical-date", &v)) {
 			if (!v || pw_parse_iso8601(v, &o.logical_date_s) != 0)
 				return pw_cli_usage_error(
-					"run",
-					"--logical-date needs an ISO 8601 date, e.g. 2026-02-14 or "
-					"2026-02-14T02:00:00Z");
+				    "run",
+				    "--logical-date needs an ISO 8601 date, e.g. 2026-02-14 or "
+				    "2026-02-14T02:00:00Z");
 			o.logical_date_set = true;
 		} else if (pw_cli_opt(argc, argv, &i, NULL, "--seed", &v)) {
 			char *end;
 			unsigned long long s = v ? strtoull(v, &end, 10) : 0;
 			if (!v || *end || !*v)
-				return pw_cli_usage_error("run", "--seed needs a non-negative integer");
+				return pw_cli_usage_error("run",
+							  "--seed needs a non-negative integer");
 			o.seed = s;
 			o.seed_set = true;
 		} else if (pw_cli_opt(argc, argv, &i, NULL, "--log-format", &v)) {
@@ -58,8 +61,8 @@ int pw_cmd_run(int argc, char **argv)
 		} else if (pw_cli_opt(argc, argv, &i, NULL, "--kill-grace", &v)) {
 			int64_t ms;
 			if (!v || pw_parse_duration(v, &ms) != 0 || ms < 0)
-				return pw_cli_usage_error("run",
-							  "--kill-grace needs a duration, e.g. 10s");
+				return pw_cli_usage_error(
+				    "run", "--kill-grace needs a duration, e.g. 10s");
 			o.kill_grace_ms = ms;
 		} else if (pw_cli_opt(argc, argv, &i, NULL, "--store", &v)) {
 			if (!v || !*v)
@@ -81,7 +84,8 @@ int pw_cmd_run(int argc, char **argv)
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			return pw_cli_usage_error("run", "unknown option '%s'", argv[i]);
 		} else if (file) {
-			return pw_cli_usage_error("run", "only one DAG file, got '%s' too", argv[i]);
+			return pw_cli_usage_error("run", "only one DAG file, got '%s' too",
+						  argv[i]);
 		} else {
 			file = argv[i];
 		}
@@ -114,7 +118,9 @@ int pw_cmd_run(int argc, char **argv)
 	if (!no_store) {
 		pw_strbuf serr = PW_STRBUF_INIT;
 		if (pw_audit_open(&store, store_url, &serr) != 0) {
-			fprintf(stderr, "pitwall run: %s\n  hint: check --store / PITWALL_STORE, or run with --no-store\n",
+			fprintf(stderr,
+				"pitwall run: %s\n  hint: check --store / PITWALL_STORE, or run "
+				"with --no-store\n",
 				serr.buf ? serr.buf : "cannot open the audit store");
 			pw_strbuf_release(&serr);
 			pw_openlineage_close(ol);
@@ -141,7 +147,8 @@ int pw_cmd_run(int argc, char **argv)
 	if (recording) {
 		pw_recorder_flush(&rec);
 		if (rec.failures)
-			fprintf(stderr, "pitwall run: warning: %d audit write%s failed (see above)\n",
+			fprintf(stderr,
+				"pitwall run: warning: %d audit write%s failed (see above)\n",
 				rec.failures, rec.failures == 1 ? "" : "s");
 		pw_recorder_release(&rec);
 		pw_audit_close(store);

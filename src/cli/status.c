@@ -39,7 +39,9 @@ int pw_cmd_status(int argc, char **argv)
 	int rc = pw_run_view_load(s, run_id, &rv, &err);
 	if (rc != 0) {
 		if (rc > 0)
-			fprintf(stderr, "pitwall status: no run '%s' in %s\n  hint: 'pitwall history' lists runs\n",
+			fprintf(stderr,
+				"pitwall status: no run '%s' in %s\n  hint: 'pitwall history' "
+				"lists runs\n",
 				run_id, s->display);
 		else
 			fprintf(stderr, "pitwall status: %s\n", err.buf);
@@ -70,7 +72,8 @@ int pw_cmd_status(int argc, char **argv)
 			json_object_set_new(jt, "attempts", json_integer(t->attempts));
 			json_object_set_new(jt, "duration_ms", json_integer(t->duration_ms));
 			json_object_set_new(jt, "exit_code",
-					    t->exit_code >= 0 ? json_integer(t->exit_code) : json_null());
+					    t->exit_code >= 0 ? json_integer(t->exit_code)
+							      : json_null());
 			json_object_set_new(jt, "signal",
 					    t->signal ? json_integer(t->signal) : json_null());
 			json_object_set_new(jt, "error", jstr_or_null(t->error));
@@ -93,8 +96,8 @@ int pw_cmd_status(int argc, char **argv)
 		for (size_t i = 0; i < rv.ntasks; i++)
 			if (strlen(rv.tasks[i].task_id) > w)
 				w = strlen(rv.tasks[i].task_id);
-		printf("%-*s  %-15s  %8s  %8s  %s\n", (int)w, "TASK", "STATE", "ATTEMPTS", "DURATION",
-		       "EXIT");
+		printf("%-*s  %-15s  %8s  %8s  %s\n", (int)w, "TASK", "STATE", "ATTEMPTS",
+		       "DURATION", "EXIT");
 		for (size_t i = 0; i < rv.ntasks; i++) {
 			pw_task_view *t = &rv.tasks[i];
 			char dur[32] = "-", ex[80] = "-";
@@ -106,11 +109,12 @@ int pw_cmd_status(int argc, char **argv)
 				snprintf(ex, sizeof(ex), "signal %d", t->signal);
 			else if (t->exit_code >= 0)
 				snprintf(ex, sizeof(ex), "%d", t->exit_code);
-			printf("%-*s  %-15s  %8d  %8s  %s\n", (int)w, t->task_id, t->state, t->attempts,
-			       dur, ex);
+			printf("%-*s  %-15s  %8d  %8s  %s\n", (int)w, t->task_id, t->state,
+			       t->attempts, dur, ex);
 		}
 		if (strcmp(rv.status, "interrupted") == 0)
-			printf("the pitwall process of this run is gone; 'pitwall resume %s' carries on\n",
+			printf("the pitwall process of this run is gone; 'pitwall resume %s' "
+			       "carries on\n",
 			       rv.run_id);
 	}
 	pw_strbuf_release(&err);

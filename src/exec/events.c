@@ -4,10 +4,14 @@
 #include <unistd.h>
 
 static const char *const event_names[] = {
-	[PW_EV_DAG_RUN_START] = "dag_run_start", [PW_EV_TASK_QUEUED] = "task_queued",
-	[PW_EV_TASK_START] = "task_start",       [PW_EV_TASK_RETRY] = "task_retry",
-	[PW_EV_TASK_END] = "task_end",           [PW_EV_DAG_RUN_END] = "dag_run_end",
-	[PW_EV_HOOK] = "run_notice",             [PW_EV_LINEAGE] = "lineage",
+    [PW_EV_DAG_RUN_START] = "dag_run_start",
+    [PW_EV_TASK_QUEUED] = "task_queued",
+    [PW_EV_TASK_START] = "task_start",
+    [PW_EV_TASK_RETRY] = "task_retry",
+    [PW_EV_TASK_END] = "task_end",
+    [PW_EV_DAG_RUN_END] = "dag_run_end",
+    [PW_EV_HOOK] = "run_notice",
+    [PW_EV_LINEAGE] = "lineage",
 };
 
 const char *pw_event_type_name(pw_event_type t)
@@ -42,7 +46,7 @@ static void print_json(pw_log_observer *lo, const pw_run_ctx *ctx, const pw_even
 	pw_strbuf_add_json_str(&sb, ev->message ? ev->message : "");
 	pw_strbuf_adds(&sb, ",\"metadata\":");
 	pw_strbuf_adds(&sb, ev->metadata_json ? ev->metadata_json : "{}");
-	pw_strbuf_addc(&sb, '\n');
+	pw_strbuf_adds(&sb, "}\n");
 	fwrite(sb.buf, 1, sb.len, lo->out);
 	pw_strbuf_release(&sb);
 	if (ev->type == PW_EV_DAG_RUN_END)
@@ -53,9 +57,9 @@ static void print_text(pw_log_observer *lo, const pw_event *ev)
 {
 	char ts[40];
 	pw_format_iso8601_ms(ev->wall_ms, ts, sizeof(ts));
-	fprintf(lo->out, "%s %-7s %-13s %s%s%s\n", ts + 11, ev->level,
-		pw_event_type_name(ev->type), ev->task ? ev->task->task_id : "",
-		ev->task ? ": " : "", ev->message ? ev->message : "");
+	fprintf(lo->out, "%s %-7s %-13s %s%s%s\n", ts + 11, ev->level, pw_event_type_name(ev->type),
+		ev->task ? ev->task->task_id : "", ev->task ? ": " : "",
+		ev->message ? ev->message : "");
 }
 
 static void clear_status(pw_log_observer *lo)
@@ -103,11 +107,8 @@ void pw_log_observer_event(void *payload, const pw_run_ctx *ctx, const pw_event 
 			lo->failed++;
 	}
 	switch (lo->format) {
-	case PW_LOG_NONE:
-		return;
-	case PW_LOG_JSON:
-		print_json(lo, ctx, ev);
-		return;
+	case PW_LOG_NONE: return;
+	case PW_LOG_JSON: print_json(lo, ctx, ev); return;
 	case PW_LOG_TEXT:
 		if (ev->type != PW_EV_TASK_QUEUED && ev->type != PW_EV_LINEAGE)
 			print_text(lo, ev);

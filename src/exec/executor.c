@@ -56,8 +56,8 @@ typedef struct {
 	int wstatus;
 	struct rusage ru;
 	int64_t start_mono;
-	int64_t deadline;  /* timeout, 0 = none */
-	int64_t kill_at;   /* SIGKILL the group then, 0 = not scheduled */
+	int64_t deadline; /* timeout, 0 = none */
+	int64_t kill_at;  /* SIGKILL the group then, 0 = not scheduled */
 	int64_t give_up_at;
 	int64_t next_check; /* group-emptiness check while draining */
 	bool term_sent, kill_sent;
@@ -103,20 +103,20 @@ struct pw_run_ctx {
 
 /* ---- observers ---- */
 
-static void emit_digest(pw_run_ctx *c, pw_event_type type, const char *level,
-			const pw_task *task, const pw_attempt_result *att, pw_task_state state,
-			const char *message, const char *metadata, const char *digest)
+static void emit_digest(pw_run_ctx *c, pw_event_type type, const char *level, const pw_task *task,
+			const pw_attempt_result *att, pw_task_state state, const char *message,
+			const char *metadata, const char *digest)
 {
 	pw_event ev = {
-		.type = type,
-		.wall_ms = pw_now_wall_ms(),
-		.level = level,
-		.task = task,
-		.message = message,
-		.metadata_json = metadata ? metadata : "{}",
-		.attempt = att,
-		.state = state,
-		.image_digest = digest,
+	    .type = type,
+	    .wall_ms = pw_now_wall_ms(),
+	    .level = level,
+	    .task = task,
+	    .message = message,
+	    .metadata_json = metadata ? metadata : "{}",
+	    .attempt = att,
+	    .state = state,
+	    .image_digest = digest,
 	};
 	for (size_t i = 0; i < c->nobs; i++)
 		c->obs[i].event(c->obs[i].payload, c, &ev);
@@ -177,14 +177,14 @@ static void emit(pw_run_ctx *c, pw_event_type type, const char *level, const pw_
 		 const char *metadata)
 {
 	pw_event ev = {
-		.type = type,
-		.wall_ms = pw_now_wall_ms(),
-		.level = level,
-		.task = task,
-		.message = message,
-		.metadata_json = metadata ? metadata : "{}",
-		.attempt = att,
-		.state = state,
+	    .type = type,
+	    .wall_ms = pw_now_wall_ms(),
+	    .level = level,
+	    .task = task,
+	    .message = message,
+	    .metadata_json = metadata ? metadata : "{}",
+	    .attempt = att,
+	    .state = state,
 	};
 	for (size_t i = 0; i < c->nobs; i++)
 		c->obs[i].event(c->obs[i].payload, c, &ev);
@@ -278,11 +278,11 @@ static int64_t retry_delay(pw_run_ctx *c, const pw_task *t, int failed_attempt)
 
 static void vars_for(pw_run_ctx *c, const pw_task *t, const char *attempt, pw_template_vars *v)
 {
-	const char *names[] = {"dag_id", "run_id", "task_id", "attempt",   "logical_date",
-			       "ds",     "workspace", "seed", "dag_dir"};
-	const char *values[] = {c->dag->dag_id, c->res->run_id, t->task_id,    attempt,
-				c->logical_iso, c->ds,          c->res->workspace, c->seed_str,
-				c->dag->dir ? c->dag->dir : "."};
+	const char *names[] = {"dag_id", "run_id",    "task_id", "attempt", "logical_date",
+			       "ds",	 "workspace", "seed",	 "dag_dir"};
+	const char *values[] = {c->dag->dag_id,	   c->res->run_id, t->task_id,
+				attempt,	   c->logical_iso, c->ds,
+				c->res->workspace, c->seed_str,	   c->dag->dir ? c->dag->dir : "."};
 	v->n = PW_ARRAY_SIZE(names);
 	for (size_t i = 0; i < v->n; i++) {
 		v->names[i] = names[i];
@@ -321,8 +321,8 @@ static char *start_metadata(const pw_task *t, const pw_attempt_result *a, char *
 			    const char *exe, const char *inputs_json)
 {
 	pw_strbuf sb = PW_STRBUF_INIT;
-	pw_strbuf_addf(&sb, "{\"attempt\":%d,\"pid\":%d,\"pid_start\":%llu,\"pgid\":%d,", a->attempt,
-		       a->pid, a->pid > 0 ? pw_proc_start_time(a->pid) : 0ULL, a->pid);
+	pw_strbuf_addf(&sb, "{\"attempt\":%d,\"pid\":%d,\"pid_start\":%llu,\"pgid\":%d,",
+		       a->attempt, a->pid, a->pid > 0 ? pw_proc_start_time(a->pid) : 0ULL, a->pid);
 	pw_strbuf_adds(&sb, "\"executable\":");
 	if (exe)
 		pw_strbuf_add_json_str(&sb, exe);
@@ -504,9 +504,11 @@ static void on_decided(size_t ti, pw_task_state st, void *payload)
 			 pw_trigger_rule_name(t->trigger_rule));
 	else
 		snprintf(msg, sizeof(msg), "%s", pw_task_state_name(st));
-	char md[96];
-	snprintf(md, sizeof(md), "{\"status\":\"%s\",\"attempts\":%zu}", pw_task_state_name(st),
-		 c->res->tasks[ti].nattempts);
+	char md[192];
+	snprintf(md, sizeof(md),
+		 "{\"status\":\"%s\",\"attempt\":null,\"attempts\":%zu,\"exit_code\":null,"
+		 "\"signal\":null,\"duration_ms\":0}",
+		 pw_task_state_name(st), c->res->tasks[ti].nattempts);
 	emit(c, PW_EV_TASK_END, st == PW_TS_SKIPPED ? "INFO" : "WARNING", t, NULL, st, msg, md);
 }
 
@@ -602,8 +604,8 @@ static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_fai
 		if (a->state == PW_TS_SUCCESS && (t->noutputs || t->ninputs)) {
 			char *outs = digest_json(c, t->outputs, t->noutputs);
 			pw_strbuf lj = PW_STRBUF_INIT;
-			pw_strbuf_addf(&lj, "{\"attempt\":%d,\"inputs\":%s,\"outputs\":%s}", a->attempt,
-				       inputs_json ? inputs_json : "[]", outs);
+			pw_strbuf_addf(&lj, "{\"attempt\":%d,\"inputs\":%s,\"outputs\":%s}",
+				       a->attempt, inputs_json ? inputs_json : "[]", outs);
 			emit_digest(c, PW_EV_LINEAGE, "INFO", t, a, a->state, "lineage recorded",
 				    lj.buf, digest);
 			pw_strbuf_release(&lj);
@@ -827,8 +829,8 @@ static void run_loop(pw_run_ctx *c)
 		int64_t next = 0;
 		for (size_t i = 0; i < c->nslots; i++) {
 			slot *s = &c->slots[i];
-			if (!s->leader_exited && s->deadline && now >= s->deadline && !s->timed_out &&
-			    !s->cancelled) {
+			if (!s->leader_exited && s->deadline && now >= s->deadline &&
+			    !s->timed_out && !s->cancelled) {
 				s->timed_out = true;
 				terminate_slot(c, s, now);
 			}
@@ -854,11 +856,13 @@ static void run_loop(pw_run_ctx *c)
 		for (size_t i = 0; i < c->nslots; i++) {
 			if (c->slots[i].pidfd >= 0 && !c->slots[i].leader_exited) {
 				pslot[np] = i;
-				pfds[np++] = (struct pollfd){.fd = c->slots[i].pidfd, .events = POLLIN};
+				pfds[np++] =
+				    (struct pollfd){.fd = c->slots[i].pidfd, .events = POLLIN};
 			}
 			if (c->slots[i].pipe_fd >= 0) {
 				pslot[np] = i;
-				pfds[np++] = (struct pollfd){.fd = c->slots[i].pipe_fd, .events = POLLIN};
+				pfds[np++] =
+				    (struct pollfd){.fd = c->slots[i].pipe_fd, .events = POLLIN};
 			}
 		}
 		int timeout = -1;
@@ -936,7 +940,8 @@ static void run_hooks(pw_run_ctx *c, bool success, const char *status)
 		first = false;
 	}
 	pw_strbuf_addc(&summary, ')');
-	pw_hook_info info = {success, status, summary.buf, failed.buf ? failed.buf : "",
+	pw_hook_info info = {success,		status,
+			     summary.buf,	failed.buf ? failed.buf : "",
 			     c->res->workspace, c->base_env.v};
 	pw_envlist_array(&c->base_env);
 	pw_hooks_run(c->dag, &info, hook_notice, c);
@@ -962,9 +967,9 @@ static int make_workspace(pw_run_ctx *c, const pw_run_opts *o, char *err, size_t
 		ws = pw_xstrdup(o->workspace);
 	} else {
 		for (int n = 1;; n++) {
-			char *cand = n == 1 ? pw_xasprintf("runs/%s/%s", c->dag->dag_id, r->run_id)
-					    : pw_xasprintf("runs/%s/%s_%d", c->dag->dag_id,
-							   r->run_id, n);
+			char *cand =
+			    n == 1 ? pw_xasprintf("runs/%s/%s", c->dag->dag_id, r->run_id)
+				   : pw_xasprintf("runs/%s/%s_%d", c->dag->dag_id, r->run_id, n);
 			struct stat st;
 			if (stat(cand, &st) < 0) {
 				if (n > 1 && !o->run_id) {
@@ -1037,9 +1042,9 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 		time_t tt = (time_t)logical;
 		struct tm tm;
 		gmtime_r(&tt, &tm);
-		result->run_id = pw_xasprintf("%s_%04d%02d%02d_%02d%02d%02d", dag->dag_id,
-					      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-					      tm.tm_hour, tm.tm_min, tm.tm_sec);
+		result->run_id =
+		    pw_xasprintf("%s_%04d%02d%02d_%02d%02d%02d", dag->dag_id, tm.tm_year + 1900,
+				 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	}
 	result->ntasks = dag->ntasks;
 	result->tasks = pw_xcalloc(dag->ntasks, sizeof(*result->tasks));

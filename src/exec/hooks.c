@@ -118,16 +118,19 @@ void pw_hooks_run(const pw_dag *dag, const pw_hook_info *info, pw_hook_notice_fn
 		for (size_t i = 0; i < h->nchannels; i++) {
 			const char *ch = h->channels[i];
 			if (!cmd || !*cmd) {
-				snprintf(msg, sizeof(msg),
-					 "%s: notify %s: %s (set PITWALL_NOTIFY_COMMAND to deliver it)",
-					 which, ch, h->message ? h->message : info->summary);
+				snprintf(
+				    msg, sizeof(msg),
+				    "%s: notify %s: %s (set PITWALL_NOTIFY_COMMAND to deliver it)",
+				    which, ch, h->message ? h->message : info->summary);
 				notice(payload, msg);
 				continue;
 			}
 			pw_envlist_set(&env, "PITWALL_NOTIFY_CHANNEL", ch);
 			char *argv[] = {(char *)cmd, (char *)ch, NULL};
-			char *log = pw_xasprintf("%s/logs/%s.notify-%s.log", info->workspace, which, ch);
-			if (run_hook_command(argv, &env, info->workspace, log, err, sizeof(err)) == 0)
+			char *log =
+			    pw_xasprintf("%s/logs/%s.notify-%s.log", info->workspace, which, ch);
+			if (run_hook_command(argv, &env, info->workspace, log, err, sizeof(err)) ==
+			    0)
 				snprintf(msg, sizeof(msg), "%s: notified %s", which, ch);
 			else
 				snprintf(msg, sizeof(msg), "%s: notifying %s failed: %s", which, ch,

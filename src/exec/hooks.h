@@ -7,8 +7,8 @@
 
 typedef struct {
 	bool success;
-	const char *status;       /* success | failed | cancelled */
-	const char *summary;      /* one line */
+	const char *status;	  /* success | failed | cancelled */
+	const char *summary;	  /* one line */
 	const char *failed_tasks; /* comma-separated */
 	const char *workspace;
 	char **environ_;

@@ -21,12 +21,12 @@ void pw_run_print_summary(const pw_dag *dag, const pw_run_result *r, FILE *out)
 		"DURATION", "EXIT");
 	for (size_t i = 0; i < dag->ntasks; i++) {
 		const pw_task_result *t = &r->tasks[i];
-		char dur[32] = "-", ex[64] = "-";
+		char dur[32] = "-", ex[1100] = "-";
 		if (t->nattempts) {
 			const pw_attempt_result *a = &t->attempts[t->nattempts - 1];
 			pw_format_duration(t->duration_ms, dur, sizeof(dur));
 			if (a->error)
-				snprintf(ex, sizeof(ex), "error: %.50s", a->error);
+				snprintf(ex, sizeof(ex), "error: %s", a->error);
 			else if (a->signal)
 				snprintf(ex, sizeof(ex), "signal %d", a->signal);
 			else if (a->exit_code >= 0)
@@ -75,13 +75,15 @@ int pw_run_write_json(const pw_dag *dag, const pw_run_result *r, const char *pat
 	json_t *tasks = json_array();
 	for (size_t i = 0; i < dag->ntasks; i++) {
 		const pw_task_result *t = &r->tasks[i];
-		const pw_attempt_result *last = t->nattempts ? &t->attempts[t->nattempts - 1] : NULL;
+		const pw_attempt_result *last =
+		    t->nattempts ? &t->attempts[t->nattempts - 1] : NULL;
 		json_t *jt = json_object();
 		json_object_set_new(jt, "task_id", json_string(dag->tasks[i].task_id));
 		json_object_set_new(jt, "status", json_string(pw_task_state_name(t->state)));
 		json_object_set_new(jt, "attempts", json_integer((json_int_t)t->nattempts));
-		json_object_set_new(jt, "exit_code",
-				    int_or_null(last ? last->exit_code : 0, last && last->exit_code >= 0));
+		json_object_set_new(
+		    jt, "exit_code",
+		    int_or_null(last ? last->exit_code : 0, last && last->exit_code >= 0));
 		json_object_set_new(jt, "signal",
 				    int_or_null(last ? last->signal : 0, last && last->signal));
 		json_object_set_new(jt, "duration_ms", json_integer(t->duration_ms));
@@ -91,14 +93,16 @@ int pw_run_write_json(const pw_dag *dag, const pw_run_result *r, const char *pat
 			const pw_attempt_result *a = &t->attempts[j];
 			json_t *ja = json_object();
 			json_object_set_new(ja, "attempt", json_integer(a->attempt));
-			json_object_set_new(ja, "status", json_string(pw_task_state_name(a->state)));
-			json_object_set_new(ja, "exit_code", int_or_null(a->exit_code, a->exit_code >= 0));
+			json_object_set_new(ja, "status",
+					    json_string(pw_task_state_name(a->state)));
+			json_object_set_new(ja, "exit_code",
+					    int_or_null(a->exit_code, a->exit_code >= 0));
 			json_object_set_new(ja, "signal", int_or_null(a->signal, a->signal));
 			json_object_set_new(
-				ja, "class",
-				a->failure_class >= 0
-					? json_string(pw_failure_class_name(a->failure_class))
-					: json_null());
+			    ja, "class",
+			    a->failure_class >= 0
+				? json_string(pw_failure_class_name(a->failure_class))
+				: json_null());
 			json_object_set_new(ja, "pid", json_integer(a->pid));
 			json_object_set_new(ja, "log", json_string(a->log_path));
 			json_object_set_new(ja, "duration_ms", json_integer(a->duration_ms));

@@ -139,8 +139,8 @@ int pw_spawn(const pw_spawn_spec *spec, pw_spawned *out, char *err, size_t errsi
 		return -1;
 	}
 	if (strchr(name, '/')) {
-		char *full = name[0] == '/' ? pw_xstrdup(name)
-					    : pw_xasprintf("%s/%s", spec->cwd, name);
+		char *full =
+		    name[0] == '/' ? pw_xstrdup(name) : pw_xasprintf("%s/%s", spec->cwd, name);
 		if (stat(full, &st) < 0) {
 			snprintf(err, errsize, "command '%s' not found (%s)", name, full);
 			free(full);
@@ -192,7 +192,7 @@ int pw_spawn(const pw_spawn_spec *spec, pw_spawned *out, char *err, size_t errsi
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
+					    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
 
 	pid_t pid;
 	int e = posix_spawn(&pid, resolved, &fa, &attr, spec->argv, spec->envp);

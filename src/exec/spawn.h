@@ -19,8 +19,8 @@ typedef struct {
 } pw_spawn_spec;
 
 typedef struct {
-	pid_t pid; /* also the process group id */
-	int pidfd; /* -1 when the kernel has no pidfd_open */
+	pid_t pid;   /* also the process group id */
+	int pidfd;   /* -1 when the kernel has no pidfd_open */
 	int pipe_fd; /* read end of the output pipe, non-blocking */
 	int log_fd;
 	char *path; /* the resolved executable, malloc'd */

@@ -5,18 +5,12 @@
 #include <string.h>
 
 static const char *const state_names[PW_TS_COUNT] = {
-	[PW_TS_PENDING] = "pending",
-	[PW_TS_READY] = "queued",
-	[PW_TS_RUNNING] = "running",
-	[PW_TS_RETRY_WAIT] = "retry_wait",
-	[PW_TS_SUCCESS] = "success",
-	[PW_TS_FAILED] = "failed",
-	[PW_TS_TIMEOUT] = "timeout",
-	[PW_TS_UPSTREAM_FAILED] = "upstream_failed",
-	[PW_TS_SKIPPED] = "skipped",
-	[PW_TS_CANCELLED] = "cancelled",
-	[PW_TS_OOM] = "oom",
-	[PW_TS_COST_EXCEEDED] = "cost_exceeded",
+    [PW_TS_PENDING] = "pending", [PW_TS_READY] = "queued",
+    [PW_TS_RUNNING] = "running", [PW_TS_RETRY_WAIT] = "retry_wait",
+    [PW_TS_SUCCESS] = "success", [PW_TS_FAILED] = "failed",
+    [PW_TS_TIMEOUT] = "timeout", [PW_TS_UPSTREAM_FAILED] = "upstream_failed",
+    [PW_TS_SKIPPED] = "skipped", [PW_TS_CANCELLED] = "cancelled",
+    [PW_TS_OOM] = "oom",	 [PW_TS_COST_EXCEEDED] = "cost_exceeded",
 };
 
 const char *pw_task_state_name(pw_task_state s)
@@ -37,10 +31,8 @@ bool pw_task_state_failed(pw_task_state s)
 	case PW_TS_UPSTREAM_FAILED:
 	case PW_TS_CANCELLED:
 	case PW_TS_OOM:
-	case PW_TS_COST_EXCEEDED:
-		return true;
-	default:
-		return false;
+	case PW_TS_COST_EXCEEDED: return true;
+	default: return false;
 	}
 }
 
@@ -135,8 +127,7 @@ static enum verdict evaluate(const pw_plan *p, const pw_task *t)
 		if (!all_done)
 			return V_WAIT;
 		return skipped ? V_SKIPPED : V_READY;
-	case PW_TRIGGER_ALL_DONE:
-		return all_done ? V_READY : V_WAIT;
+	case PW_TRIGGER_ALL_DONE: return all_done ? V_READY : V_WAIT;
 	case PW_TRIGGER_ONE_SUCCESS:
 		if (success || required == 0)
 			return all_done || success ? V_READY : V_WAIT;
@@ -196,8 +187,7 @@ static void settle(pw_plan *p, size_t task, pw_task_state final, pw_plan_decided
 			if (p->state[d] != PW_TS_PENDING)
 				continue;
 			switch (evaluate(p, &p->dag->tasks[d])) {
-			case V_WAIT:
-				break;
+			case V_WAIT: break;
 			case V_READY:
 				p->state[d] = PW_TS_READY;
 				heap_push(p->heap, &p->nheap, d);
@@ -213,8 +203,8 @@ static void settle(pw_plan *p, size_t task, pw_task_state final, pw_plan_decided
 				PW_GROW(wstate, scap, nwork + 1);
 				work[nwork] = d;
 				wstate[nwork] = evaluate(p, &p->dag->tasks[d]) == V_SKIPPED
-							? PW_TS_SKIPPED
-							: PW_TS_UPSTREAM_FAILED;
+						    ? PW_TS_SKIPPED
+						    : PW_TS_UPSTREAM_FAILED;
 				nwork++;
 				break;
 			}
@@ -254,8 +244,7 @@ void pw_plan_start(pw_plan *p, pw_plan_decided_cb cb, void *payload)
 			continue;
 		}
 		switch (evaluate(p, &p->dag->tasks[i])) {
-		case V_WAIT:
-			break;
+		case V_WAIT: break;
 		case V_READY:
 			p->state[i] = PW_TS_READY;
 			heap_push(p->heap, &p->nheap, i);
@@ -265,9 +254,7 @@ void pw_plan_start(pw_plan *p, pw_plan_decided_cb cb, void *payload)
 		case V_UPSTREAM_FAILED:
 			settle(p, i, PW_TS_UPSTREAM_FAILED, cb, payload, true);
 			break;
-		case V_SKIPPED:
-			settle(p, i, PW_TS_SKIPPED, cb, payload, true);
-			break;
+		case V_SKIPPED: settle(p, i, PW_TS_SKIPPED, cb, payload, true); break;
 		}
 	}
 }

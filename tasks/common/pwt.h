@@ -128,6 +128,9 @@ void pwt_grow(void **p, size_t *cap, size_t need, size_t sz);
 		(arr)[(n)++] = (val);                                                              \
 	} while (0)
 
+/* qsort that accepts n == 0 with a NULL base (qsort itself may not). */
+void pwt_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* mkdir -p; returns -1 with err (73) on failure. */
 int pwt_mkdirs(const char *path, pwt_err *err);
 /* Directory part of path, as a new string ("." when none). */

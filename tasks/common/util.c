@@ -162,6 +162,12 @@ void pwt_grow(void **p, size_t *cap, size_t need, size_t sz)
 	*cap = ncap;
 }
 
+void pwt_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 int pwt_mkdirs(const char *path, pwt_err *err)
 {
 	char *p = pwt_xstrdup(path);

@@ -10,6 +10,10 @@ repro_setup
 have_zstd_tar || pw_skip "tar --zstd / zstd not available to repack bundles"
 source "$(dirname "$0")/lib_pg.bash"
 pg_setup
+# lib_pg.bash's trap runs `(exit $__rc)` under errexit, which ends the trap
+# before pw_cleanup when the script fails: same trap, with set +e.
+# shellcheck disable=SC2154
+trap '__rc=$?; set +e; pg_teardown; (exit $__rc); pw_cleanup' EXIT
 DAG=$RD/replayable.yaml
 LD=2026-05-01T06:00:00Z
 PG=$PG_URL

@@ -85,6 +85,7 @@ export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
 unset F1_SOURCE F1_SEASONS F1_RATE F1_HOURLY PITWALL_WORKSPACE
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/pw-f1ingest.XXXXXX")
+export TMPDIR=$T # the rate limiter's shared state files go here
 SERVER_PIDS=()
 cleanup() {
 	local rc=$? pid
@@ -446,6 +447,25 @@ span=$(awk 'NR==1{a=$1} {b=$1} END{print b-a}' "$LOG")
 check_eq "$RC" 0 "--hourly 2 (window 2 s): exit 0"
 check_le 1900 "$span" "--hourly 2 per 2 s: the 3rd request waits for the window ($span ms)"
 check_match "$(cat "$ERR")" 'budget of 2 requests per 2 s used' "... and says so"
+# two ingest processes against one host share one budget (the limiter's state file)
+srv rate3
+t0=$(date +%s%N)
+"$INGEST" --base-url "$URL" --seasons 2021-2022 --what races,drivers,circuits --out "$T/rate3a" \
+	--rate 10/s -q 2>"$T/rate3a.err" &
+p1=$!
+"$INGEST" --base-url "$URL" --seasons 2022-2023 --what races,drivers,circuits --out "$T/rate3b" \
+	--rate 10/s -q 2>"$T/rate3b.err" &
+p2=$!
+rc1=0 rc2=0
+wait $p1 || rc1=$?
+wait $p2 || rc2=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+check_eq "$rc1 $rc2 $(requests "$LOG")" "0 0 12" "two concurrent ingests: both exit 0, 12 requests"
+span=$(awk 'NR==1{a=$1} {b=$1} END{print b-a}' "$LOG")
+check_le 1000 "$span" "two processes at --rate 10/s share it: 12 requests span >= 1.0 s ($span ms)"
+check "the shared state file is in \$TMPDIR" test -s "$T/f1-ingest-$(id -u)-127.0.0.1_$(cat "$T/rate3.port").rate"
+cmp -s "$T/rate3a/json/races/2022@races.json" "$T/rate3b/json/races/2022@races.json" &&
+	pw_ok "... and wrote the same 2022 pages" || pw_notok "... and wrote the same 2022 pages"
 
 # ---------------------------------------------------------------- configuration
 ingest cfg1 --source ftp://example.org/f1 --seasons 2023

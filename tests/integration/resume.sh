@@ -22,8 +22,10 @@ repro_kill_leftovers() {
 		kill -KILL "$SLEEPPID" 2>/dev/null || true
 	fi
 }
+# set +e: under errexit a failing `(exit $__rc)` would end the trap before
+# pw_cleanup (temp dir left behind, no summary line).
 # shellcheck disable=SC2154
-trap '__rc=$?; repro_kill_leftovers; (exit $__rc); pw_cleanup' EXIT
+trap '__rc=$?; set +e; repro_kill_leftovers; (exit $__rc); pw_cleanup' EXIT
 
 # is_our_sleep PID: PID is alive (not a zombie) and is `sleep 300`.
 is_our_sleep() {

@@ -34,7 +34,7 @@ static int pw_test_n, pw_test_failed;
 		int pw_ok_ = (pw_g_ && pw_w_) ? strcmp(pw_g_, pw_w_) == 0 : pw_g_ == pw_w_;        \
 		PW_CHECK(pw_ok_, __VA_ARGS__);                                                     \
 		if (!pw_ok_)                                                                       \
-			printf("#   got:  %s\n#   want: %s\n", pw_g_ ? pw_g_ : "(null)",          \
+			printf("#   got:  %s\n#   want: %s\n", pw_g_ ? pw_g_ : "(null)",           \
 			       pw_w_ ? pw_w_ : "(null)");                                          \
 	} while (0)
 
@@ -43,7 +43,7 @@ static int pw_test_n, pw_test_failed;
 		long long pw_g_ = (long long)(got), pw_w_ = (long long)(want);                     \
 		PW_CHECK(pw_g_ == pw_w_, __VA_ARGS__);                                             \
 		if (pw_g_ != pw_w_)                                                                \
-			printf("#   got:  %lld\n#   want: %lld\n", pw_g_, pw_w_);                   \
+			printf("#   got:  %lld\n#   want: %lld\n", pw_g_, pw_w_);                  \
 	} while (0)
 
 #define PW_TEST_DONE()                                                                             \

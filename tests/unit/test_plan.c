@@ -97,32 +97,32 @@ static void run_case(const char *name, const char *yaml, const outcome *oc, size
 
 #define T(id, deps) "  - task_id: " id "\n    command: [\"true\"]\n    dependencies: " deps "\n"
 #define TR(id, deps, rule)                                                                         \
-	"  - task_id: " id "\n    command: [\"true\"]\n    dependencies: " deps                     \
+	"  - task_id: " id "\n    command: [\"true\"]\n    dependencies: " deps                    \
 	"\n    trigger_rule: " rule "\n"
 
 int main(void)
 {
 	/* File order breaks ties: b before c although both are ready together. */
 	{
-		const char *y = "dag_id: d\ntasks:\n" T("a", "[]") T("c", "[a]") T("b", "[a]")
-			T("d", "[b, c]");
+		const char *y =
+		    "dag_id: d\ntasks:\n" T("a", "[]") T("c", "[a]") T("b", "[a]") T("d", "[b, c]");
 		const char *e[] = {"d", "success", NULL};
 		run_case("diamond", y, NULL, 0, 1, e, "a c b d ");
 	}
 	/* Failure isolation: a's failure stops b and c, not the independent x. */
 	{
 		const char *y = "dag_id: d\ntasks:\n" T("a", "[]") T("b", "[a]") T("c", "[b]")
-			T("x", "[]") T("y", "[x]");
+		    T("x", "[]") T("y", "[x]");
 		outcome oc[] = {{"a", PW_TS_FAILED}};
-		const char *e[] = {"a", "failed", "b", "upstream_failed", "c", "upstream_failed",
-				   "x", "success", "y", "success", NULL};
+		const char *e[] = {"a", "failed",  "b", "upstream_failed", "c", "upstream_failed",
+				   "x", "success", "y", "success",	   NULL};
 		run_case("isolation", y, oc, 1, 2, e, NULL);
 	}
 	/* Optional dependency: its failure does not block. */
 	{
-		const char *y = "dag_id: d\ntasks:\n" T("a", "[]") T("opt", "[]")
-			"  - task_id: b\n    command: [\"true\"]\n    dependencies: [a]\n"
-			"    optional_dependencies: [opt]\n";
+		const char *y = "dag_id: d\ntasks:\n" T("a", "[]") T(
+		    "opt", "[]") "  - task_id: b\n    command: [\"true\"]\n    dependencies: [a]\n"
+				 "    optional_dependencies: [opt]\n";
 		outcome oc[] = {{"opt", PW_TS_FAILED}};
 		const char *e[] = {"opt", "failed", "b", "success", NULL};
 		run_case("optional", y, oc, 1, 2, e, NULL);
@@ -130,37 +130,48 @@ int main(void)
 	/* Trigger rules, where they run and where they do not. */
 	{
 		const char *y = "dag_id: d\ntasks:\n" T("ok", "[]") T("bad", "[]")
-			TR("all_done", "[ok, bad]", "all_done") TR("one_success", "[ok, bad]", "one_success")
-				TR("none_failed", "[ok, bad]", "none_failed")
-					TR("all_failed", "[ok, bad]", "all_failed")
-						TR("all_failed2", "[bad]", "all_failed")
-							TR("all_success", "[ok, bad]", "all_success");
+		    TR("all_done", "[ok, bad]", "all_done")
+			TR("one_success", "[ok, bad]", "one_success")
+			    TR("none_failed", "[ok, bad]", "none_failed")
+				TR("all_failed", "[ok, bad]", "all_failed")
+				    TR("all_failed2", "[bad]", "all_failed")
+					TR("all_success", "[ok, bad]", "all_success");
 		outcome oc[] = {{"bad", PW_TS_FAILED}};
-		const char *e[] = {"all_done",    "success",         "one_success", "success",
-				   "none_failed", "upstream_failed", "all_failed",  "skipped",
-				   "all_failed2", "success",         "all_success", "upstream_failed",
+		const char *e[] = {"all_done",	 "success",	"one_success",
+				   "success",	 "none_failed", "upstream_failed",
+				   "all_failed", "skipped",	"all_failed2",
+				   "success",	 "all_success", "upstream_failed",
 				   NULL};
 		run_case("trigger rules", y, oc, 1, 3, e, NULL);
 	}
 	{
 		const char *y = "dag_id: d\ntasks:\n" T("b1", "[]") T("b2", "[]")
-			TR("one", "[b1, b2]", "one_success") TR("nf", "[b1]", "none_failed")
-				TR("downstream_of_skip", "[skipper]", "all_success")
-					TR("skipper", "[b1]", "all_failed");
+		    TR("one", "[b1, b2]", "one_success") TR("nf", "[b1]", "none_failed")
+			TR("downstream_of_skip", "[skipper]", "all_success")
+			    TR("skipper", "[b1]", "all_failed");
 		outcome oc[] = {{"b1", PW_TS_SUCCESS}, {"b2", PW_TS_TIMEOUT}};
 		const char *e[] = {"one", "success", "nf", "success", "skipper", "failed", NULL};
 		(void)e;
-		const char *e2[] = {"one", "success", "nf", "success", "skipper", "skipped",
-				    "downstream_of_skip", "skipped", NULL};
+		const char *e2[] = {"one",
+				    "success",
+				    "nf",
+				    "success",
+				    "skipper",
+				    "skipped",
+				    "downstream_of_skip",
+				    "skipped",
+				    NULL};
 		run_case("one_success and skip propagation", y, oc, 2, 2, e2, NULL);
 	}
 	/* The concurrency limit holds for a wide fan-out. */
 	{
 		pw_strbuf sb = PW_STRBUF_INIT;
-		pw_strbuf_adds(&sb, "dag_id: wide\ntasks:\n  - task_id: root\n    command: [\"true\"]\n");
+		pw_strbuf_adds(
+		    &sb, "dag_id: wide\ntasks:\n  - task_id: root\n    command: [\"true\"]\n");
 		for (int i = 0; i < 40; i++)
 			pw_strbuf_addf(&sb,
-				       "  - task_id: w%02d\n    command: [\"true\"]\n    dependencies: [root]\n",
+				       "  - task_id: w%02d\n    command: [\"true\"]\n    "
+				       "dependencies: [root]\n",
 				       i);
 		const char *e[] = {"w39", "success", NULL};
 		run_case("-j 3 fan-out", sb.buf, NULL, 0, 3, e, NULL);
@@ -169,14 +180,15 @@ int main(void)
 	/* A 100,000-task chain failing at its root settles without deep recursion. */
 	{
 		pw_strbuf sb = PW_STRBUF_INIT;
-		pw_strbuf_adds(&sb, "dag_id: chain\ntasks:\n  - {task_id: t0, command: [\"true\"]}\n");
+		pw_strbuf_adds(&sb,
+			       "dag_id: chain\ntasks:\n  - {task_id: t0, command: [\"true\"]}\n");
 		for (int i = 1; i < 100000; i++)
-			pw_strbuf_addf(&sb,
-				       "  - {task_id: t%d, command: [\"true\"], dependencies: [t%d]}\n",
-				       i, i - 1);
+			pw_strbuf_addf(
+			    &sb, "  - {task_id: t%d, command: [\"true\"], dependencies: [t%d]}\n",
+			    i, i - 1);
 		outcome oc[] = {{"t0", PW_TS_FAILED}};
-		const char *e[] = {"t0", "failed", "t1", "upstream_failed", "t99999", "upstream_failed",
-				   NULL};
+		const char *e[] = {"t0",     "failed",		"t1", "upstream_failed",
+				   "t99999", "upstream_failed", NULL};
 		run_case("100k chain", sb.buf, oc, 1, 2, e, "t0 ");
 		pw_strbuf_release(&sb);
 	}
