@@ -1383,18 +1383,46 @@ static int season_rounds(struct season_plan *sp, pwt_err *err)
 }
 
 /* Incremental: is this chain on disk and complete?  *total gets its total. */
+/* What is known of each chain on disk (checked once, updated when fetched). */
+static struct {
+	pwt_map idx; /* api path -> slot */
+	struct {
+		long total;
+		int complete;
+	} * ent;
+	size_t n, cap;
+} known = {PWT_MAP_INIT, NULL, 0, 0};
+
+static void known_set(const char *api, int complete, long total)
+{
+	size_t slot;
+	if (!pwt_map_get(&known.idx, api, &slot)) {
+		slot = known.n++;
+		pwt_grow((void **)&known.ent, &known.cap, known.n, sizeof(*known.ent));
+		pwt_map_put(&known.idx, api, slot, NULL);
+	}
+	known.ent[slot].total = total;
+	known.ent[slot].complete = complete;
+}
+
 static int have_chain(enum tbl t, int season, int round, long *total)
 {
 	struct chain ch;
+	size_t slot;
+	chain_init(&ch, t, season, round);
+	if (pwt_map_get(&known.idx, ch.api, &slot)) {
+		*total = known.ent[slot].total;
+		return known.ent[slot].complete;
+	}
 	struct chain_state st;
 	pwt_err err = PWT_ERR_INIT;
-	chain_init(&ch, t, season, round);
 	chain_read(&ch, NULL, &st, &err);
 	int ok = st.complete;
 	*total = st.total;
 	if (!ok && st.why && strstr(st.why, "is missing") == NULL)
 		pwt_warn("%s: %s; fetching it again", ch.api, st.why);
 	chain_state_release(&st);
+	known_set(ch.api, ok, st.total);
 	return ok;
 }
 
@@ -1447,7 +1475,10 @@ static int fetch_table(enum tbl t, int season, int round, pwt_err *err)
 	struct chain ch;
 	long total = 0;
 	chain_init(&ch, t, season, round);
-	return chain_fetch(&ch, &total, err);
+	if (chain_fetch(&ch, &total, err) < 0)
+		return -1;
+	known_set(ch.api, 1, total);
+	return 0;
 }
 
 /* Rebuilds the raw CSVs from the pages on disk, in (season, round, page) order. */
@@ -1605,6 +1636,8 @@ out:
 	curl_easy_cleanup(net.curl);
 	curl_global_cleanup();
 	free(lim.ring);
+	pwt_map_release(&known.idx);
+	free(known.ent);
 	return rc;
 }
 

@@ -117,6 +117,11 @@ void pw_audit_close(pw_audit_store *s);
 int pw_audit_append(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf *err);
 int pw_audit_query(pw_audit_store *s, const pw_audit_filter *f, pw_audit_row_cb cb, void *payload,
 		   pw_strbuf *err);
+/* Whether the store holds any event of run_id (false when it cannot tell). */
+bool pw_audit_run_exists(pw_audit_store *s, const char *run_id);
+/* The same, shaped for pw_run_opts.run_id_taken (payload = the store). */
+bool pw_audit_run_id_taken(void *store, const char *run_id);
+
 /* Rows in the spool waiting for the server (0 when none). */
 size_t pw_audit_spool_pending(pw_audit_store *s);
 int pw_audit_flush_spool(pw_audit_store *s, pw_strbuf *err);

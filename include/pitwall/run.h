@@ -46,12 +46,14 @@ typedef struct {
 	const pw_task_state *preset;
 	const int *attempt_base;
 	const char *run_start_extra; /* JSON object text merged into dag_run_start's metadata */
+	/* Whether a derived run id is already recorded (the audit store); may be NULL. */
+	bool (*run_id_taken)(void *payload, const char *run_id);
+	void *run_id_taken_payload;
 } pw_run_opts;
 
 #define PW_RUN_OPTS_INIT                                                                           \
 	{                                                                                          \
-		0, NULL, NULL, 0, false, 0, false, -1, PW_LOG_AUTO, NULL, NULL, NULL, NULL, NULL,  \
-		    NULL                                                                           \
+		.kill_grace_ms = -1, .log_format = PW_LOG_AUTO                                     \
 	}
 
 typedef struct {

@@ -39,6 +39,24 @@ static int collect_rows(const pw_audit_row *r, void *payload)
 	return 0;
 }
 
+typedef struct {
+	int64_t last;
+	const char *run_id;
+	pw_strbuf *out;
+} chain_state;
+
+/* (seq, prev_hash, hash) of every row of the store between the run's first and last. */
+static int chain_row(const pw_audit_row *r, void *payload)
+{
+	chain_state *c = payload;
+	if (r->seq > c->last)
+		return 1;
+	pw_strbuf_addf(c->out, "{\"seq\":%lld,\"prev_hash\":\"%s\",\"hash\":\"%s\",\"run\":%s}\n",
+		       (long long)r->seq, r->prev_hash, r->hash,
+		       strcmp(r->dag_run_id, c->run_id) == 0 ? "true" : "false");
+	return 0;
+}
+
 static int add_mem(struct archive *a, const char *name, const void *data, size_t len,
 		   pw_strbuf *err)
 {
@@ -172,6 +190,18 @@ int pw_bundle_export(pw_audit_store *s, const char *run_id, const char *path, bo
 	if (rc == 0)
 		rc = add_mem(a, "events.jsonl", ev.buf, ev.len, err);
 	pw_strbuf_release(&ev);
+	/*
+	 * The stretch of the store's hash chain the run's events sit in (other
+	 * runs' rows by their hashes only), so a deleted event shows as a hole.
+	 */
+	pw_strbuf chain = PW_STRBUF_INIT;
+	chain_state cs = {rows.v[rows.n - 1].seq, run_id, &chain};
+	pw_audit_filter cf = {.after_seq = rows.v[0].seq - 1};
+	if (rc == 0 && pw_audit_query(s, &cf, chain_row, &cs, err) != 0)
+		rc = -1;
+	if (rc == 0)
+		rc = add_mem(a, "chain.jsonl", chain.buf ? chain.buf : "", chain.len, err);
+	pw_strbuf_release(&chain);
 	json_t *lin = json_object();
 	json_object_set(lin, "outputs", outputs);
 	json_object_set(lin, "executables", exes);
@@ -252,6 +282,12 @@ int pw_bundle_extract(const char *path, const char *dir, pw_strbuf *err)
 	int r;
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		const char *name = archive_entry_pathname(e);
+		while (name && name[0] == '.' && name[1] == '/')
+			name += 2;
+		if (name && archive_entry_filetype(e) == AE_IFDIR && name[0] != '/' &&
+		    !strstr(name, "..")) {
+			continue; /* directories are made as files need them */
+		}
 		if (!name || name[0] == '/' || strstr(name, "..") ||
 		    archive_entry_filetype(e) != AE_IFREG) {
 			pw_strbuf_addf(err, "bundle %s: refusing entry '%s'", path,
@@ -374,28 +410,117 @@ int pw_bundle_load(pw_bundle *b, const char *dir, pw_strbuf *err)
 	free(p);
 	pw_run_view_release(&rv);
 
-	/* Artifacts against the manifest. */
+	/* The chain segment: contiguous, linked, and holding every event of the run. */
+	p = pw_xasprintf("%s/chain.jsonl", dir);
+	text = NULL;
+	if (pw_read_file(p, &text, &len) != 0) {
+		pw_strbuf_addf(err, "chain.jsonl missing from the bundle\n");
+		problems++;
+	} else {
+		char prev[65] = "";
+		int64_t expect = 0;
+		size_t ri = 0;
+		save = NULL;
+		for (char *line = strtok_r(text, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			json_t *c = json_loads(line, 0, &je);
+			int64_t seq = json_integer_value(json_object_get(c, "seq"));
+			const char *ph = json_string_value(json_object_get(c, "prev_hash"));
+			const char *h = json_string_value(json_object_get(c, "hash"));
+			bool run = json_is_true(json_object_get(c, "run"));
+			if (!c || !ph || !h || (expect && seq != expect) ||
+			    (prev[0] && strcmp(ph, prev))) {
+				pw_strbuf_addf(err,
+					       "chain.jsonl: the chain is broken at seq %lld\n",
+					       (long long)seq);
+				problems++;
+				json_decref(c);
+				break;
+			}
+			if (run) {
+				if (ri >= b->nrows || b->rows[ri].seq != seq ||
+				    strcmp(b->rows[ri].hash, h) != 0) {
+					pw_strbuf_addf(
+					    err,
+					    "events.jsonl: the run's event at seq %lld is missing "
+					    "or differs from the chain\n",
+					    (long long)seq);
+					problems++;
+					json_decref(c);
+					break;
+				}
+				ri++;
+			}
+			snprintf(prev, sizeof(prev), "%s", h);
+			expect = seq + 1;
+			json_decref(c);
+		}
+		if (!problems && ri != b->nrows) {
+			pw_strbuf_addf(err, "events.jsonl holds events the chain does not\n");
+			problems++;
+		}
+	}
+	free(text);
+	free(p);
+
+	/*
+	 * Artifacts and logs against the hashed events (lineage.json is a
+	 * convenience copy and must agree with them).
+	 */
+	json_t *want = json_object(), *logs = json_object();
+	for (size_t i = 0; i < b->nrows; i++) {
+		pw_audit_row *r = &b->rows[i];
+		json_t *m = json_loads(r->metadata, 0, &je);
+		if (strcmp(r->event_type, "lineage") == 0) {
+			size_t k;
+			json_t *o;
+			json_array_foreach(json_object_get(m, "outputs"), k, o)
+			{
+				const char *path = json_string_value(json_object_get(o, "path"));
+				if (path)
+					json_object_set(want, path, json_object_get(o, "sha256"));
+			}
+		} else if ((strcmp(r->event_type, "task_end") == 0 ||
+			    strcmp(r->event_type, "task_retry") == 0) &&
+			   json_is_string(json_object_get(m, "log_sha256"))) {
+			json_object_set(logs, json_string_value(json_object_get(m, "log")),
+					json_object_get(m, "log_sha256"));
+		}
+		json_decref(m);
+	}
 	p = pw_xasprintf("%s/lineage.json", dir);
 	json_t *lin = json_load_file(p, 0, &je);
 	free(p);
 	if (!lin) {
 		pw_strbuf_addf(err, "lineage.json missing or damaged: %s\n", je.text);
 		problems++;
-	} else if (!b->manifest_only) {
+	} else {
 		size_t k;
 		json_t *o;
 		json_array_foreach(json_object_get(lin, "outputs"), k, o)
 		{
 			const char *path = json_string_value(json_object_get(o, "path"));
-			const char *sha = json_string_value(json_object_get(o, "sha256"));
-			if (!path || !sha)
-				continue;
+			json_t *w = path ? json_object_get(want, path) : NULL;
+			if (!w || !json_equal(w, json_object_get(o, "sha256"))) {
+				pw_strbuf_addf(
+				    err,
+				    "lineage.json: %s does not match the recorded lineage events\n",
+				    path ? path : "?");
+				problems++;
+			}
+		}
+	}
+	const char *path;
+	json_t *sha;
+	if (!b->manifest_only) {
+		json_object_foreach(want, path, sha)
+		{
 			char *full = pw_xasprintf("%s/artifacts/%s", dir, path);
 			if (pw_sha256_file(full, hex, NULL) != 0) {
 				pw_strbuf_addf(err, "artifact %s is missing from the bundle\n",
 					       path);
 				problems++;
-			} else if (strcmp(hex, sha) != 0) {
+			} else if (strcmp(hex, json_string_value(sha)) != 0) {
 				pw_strbuf_addf(
 				    err, "artifact %s does not match its recorded sha256\n", path);
 				problems++;
@@ -403,6 +528,18 @@ int pw_bundle_load(pw_bundle *b, const char *dir, pw_strbuf *err)
 			free(full);
 		}
 	}
+	json_object_foreach(logs, path, sha)
+	{
+		char *full = pw_xasprintf("%s/%s", dir, path);
+		if (pw_sha256_file(full, hex, NULL) == 0 &&
+		    strcmp(hex, json_string_value(sha)) != 0) {
+			pw_strbuf_addf(err, "log %s does not match its recorded sha256\n", path);
+			problems++;
+		}
+		free(full);
+	}
+	json_decref(want);
+	json_decref(logs);
 	json_decref(lin);
 	return problems ? -1 : 0;
 }

@@ -416,3 +416,25 @@ int pw_audit_verify(pw_audit_store *s, pw_audit_verify_result *out, pw_strbuf *e
 	memcpy(v.prev, PW_AUDIT_GENESIS_HASH, sizeof(v.prev));
 	return pw_audit_query(s, NULL, verify_row, &v, err);
 }
+
+static int found_row(const pw_audit_row *r, void *payload)
+{
+	(void)r;
+	*(bool *)payload = true;
+	return 1;
+}
+
+bool pw_audit_run_exists(pw_audit_store *s, const char *run_id)
+{
+	bool found = false;
+	pw_audit_filter f = {.dag_run_id = run_id, .limit = 1};
+	pw_strbuf err = PW_STRBUF_INIT;
+	pw_audit_query(s, &f, found_row, &found, &err);
+	pw_strbuf_release(&err);
+	return found;
+}
+
+bool pw_audit_run_id_taken(void *store, const char *run_id)
+{
+	return pw_audit_run_exists(store, run_id);
+}

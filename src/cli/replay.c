@@ -198,13 +198,30 @@ int pw_cmd_replay(int argc, char **argv)
 	}
 	pw_diags_release(&d);
 
+	if (o.run_id && pw_audit_run_exists(s, o.run_id)) {
+		fprintf(stderr, "pitwall replay: run id '%s' is already recorded in %s\n", o.run_id,
+			s->display);
+		rc = PW_EXIT_USAGE;
+		goto out;
+	}
 	if (!o.run_id) {
 		time_t now = time(NULL);
 		struct tm tm;
 		gmtime_r(&now, &tm);
-		new_run_id = pw_xasprintf("%s_replay_%04d%02d%02d_%02d%02d%02d", rv.dag_id,
+		char *base = pw_xasprintf("%s_replay_%04d%02d%02d_%02d%02d%02d", rv.dag_id,
 					  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 					  tm.tm_min, tm.tm_sec);
+		/* New, in the store and on disk: two replays in one second get _2. */
+		for (int k = 1;; k++) {
+			free(new_run_id);
+			new_run_id = k == 1 ? pw_xstrdup(base) : pw_xasprintf("%s_%d", base, k);
+			char *dir = pw_xasprintf("runs/%s/%s", dag->dag_id, new_run_id);
+			bool taken = pw_audit_run_exists(s, new_run_id) || access(dir, F_OK) == 0;
+			free(dir);
+			if (!taken)
+				break;
+		}
+		free(base);
 		o.run_id = new_run_id;
 	}
 	if (rv.logical_date && pw_parse_iso8601(rv.logical_date, &o.logical_date_s) == 0)
@@ -405,7 +422,9 @@ int pw_cmd_replay(int argc, char **argv)
 			json_array_append_new(files, jf);
 		}
 	}
-	bool git_match = rv.git_sha && strcmp(rv.git_sha, git_now) == 0;
+	bool git_known =
+	    rv.git_sha && strcmp(rv.git_sha, "unknown") != 0 && strcmp(git_now, "unknown") != 0;
+	bool git_match = git_known && strcmp(rv.git_sha, git_now) == 0;
 	size_t exe_diff = 0;
 	json_t *exe_report = json_array();
 	const char *et;
@@ -426,7 +445,10 @@ int pw_cmd_replay(int argc, char **argv)
 	printf("\nverdict: %s — %zu identical, %zu different, %zu missing, %zu new\n",
 	       all_identical ? "IDENTICAL" : "DIFFERENT", identical, different, missing, added);
 	printf("git commit: recorded %.12s, now %.12s (%s)\n", rv.git_sha ? rv.git_sha : "unknown",
-	       git_now, git_match ? "match" : "DIFFERENT");
+	       git_now,
+	       !git_known  ? "unknown: not in a git repository"
+	       : git_match ? "match"
+			   : "DIFFERENT");
 	printf("executables: %s\n", exe_diff ? "some digests differ (replayed with other binaries)"
 					     : "same digests as recorded");
 	for (size_t i = 0; i < json_array_size(exe_report); i++) {
@@ -452,7 +474,7 @@ int pw_cmd_replay(int argc, char **argv)
 	json_object_set_new(m, "missing", json_integer((json_int_t)missing));
 	json_object_set_new(m, "new", json_integer((json_int_t)added));
 	json_object_set_new(m, "run_exit_code", json_integer(res.exit_code));
-	json_object_set_new(m, "git_match", json_boolean(git_match));
+	json_object_set_new(m, "git_match", git_known ? json_boolean(git_match) : json_null());
 	json_object_set_new(m, "recorded_git_commit_sha",
 			    rv.git_sha ? json_string(rv.git_sha) : json_null());
 	json_object_set_new(m, "executables_differ", exe_report);

@@ -57,28 +57,6 @@ static void mark_downstream(const pw_dag *dag, size_t t, bool *set)
 	free(seen);
 }
 
-/* Tasks upstream of any task in set (not including the set itself). */
-static bool *upstream_of(const pw_dag *dag, const bool *set)
-{
-	bool *up = pw_xcalloc(dag->ntasks, sizeof(*up));
-	size_t *stack = pw_xmalloc(dag->ntasks * sizeof(*stack)), n = 0;
-	for (size_t i = 0; i < dag->ntasks; i++)
-		if (set[i])
-			stack[n++] = i;
-	while (n) {
-		size_t x = stack[--n];
-		for (size_t k = 0; k < dag->tasks[x].ndeps; k++) {
-			size_t d = dag->tasks[x].deps[k].task;
-			if (!up[d] && !set[d]) {
-				up[d] = true;
-				stack[n++] = d;
-			}
-		}
-	}
-	free(stack);
-	return up;
-}
-
 /* task_id -> the outputs of its last recorded lineage event */
 static int collect_outputs(const pw_audit_row *r, void *payload)
 {
@@ -178,7 +156,7 @@ static int continue_run(cont_opts *co)
 		return PW_EXIT_SOFTWARE;
 	pw_run_view rv;
 	pw_dag *dag = NULL, *cur = NULL;
-	bool *sel = NULL, *up = NULL;
+	bool *sel = NULL;
 	pw_task_state *preset = NULL;
 	int *base = NULL;
 	json_t *outputs = json_object();
@@ -320,12 +298,14 @@ static int continue_run(cont_opts *co)
 		goto out;
 	}
 	for (int round = 0; round < 64; round++) {
-		free(up);
-		up = upstream_of(dag, sel);
 		pw_strbuf bad = PW_STRBUF_INIT;
 		bool any = false;
 		for (size_t i = 0; i < n; i++) {
-			if (!up[i] || rec[i] != PW_TS_SUCCESS)
+			/*
+			 * Every reused success: upstream outputs feed the re-run,
+			 * the others are part of the run's result all the same.
+			 */
+			if (sel[i] || rec[i] != PW_TS_SUCCESS)
 				continue;
 			json_t *outs = json_object_get(outputs, dag->tasks[i].task_id);
 			size_t k;
@@ -471,7 +451,6 @@ static int continue_run(cont_opts *co)
 out:
 	json_decref(outputs);
 	free(sel);
-	free(up);
 	free(preset);
 	free(base);
 	free(actor);

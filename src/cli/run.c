@@ -128,6 +128,18 @@ int pw_cmd_run(int argc, char **argv)
 			return PW_EXIT_SOFTWARE;
 		}
 		pw_strbuf_release(&serr);
+		if (o.run_id && pw_audit_run_exists(store, o.run_id)) {
+			fprintf(
+			    stderr,
+			    "pitwall run: run id '%s' is already recorded in %s\n  hint: 'pitwall "
+			    "rerun %s' continues it; pick another --run-id for a new run\n",
+			    o.run_id, store->display, o.run_id);
+			pw_audit_close(store);
+			pw_dag_free(dag);
+			return PW_EXIT_USAGE;
+		}
+		o.run_id_taken = pw_audit_run_id_taken;
+		o.run_id_taken_payload = store;
 		pw_recorder_init(&rec, store, dag, o.actor);
 		recording = true;
 	}

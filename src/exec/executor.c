@@ -963,30 +963,31 @@ static int make_workspace(pw_run_ctx *c, const pw_run_opts *o, char *err, size_t
 {
 	pw_run_result *r = c->res;
 	char *ws = NULL;
-	if (o->workspace) {
-		ws = pw_xstrdup(o->workspace);
-	} else {
+	/*
+	 * A derived run id must be new: neither its default workspace nor the
+	 * audit store may know it (two runs in the same second get _2, _3).
+	 */
+	if (!o->run_id) {
+		char *base = r->run_id;
+		r->run_id = NULL;
 		for (int n = 1;; n++) {
-			char *cand =
-			    n == 1 ? pw_xasprintf("runs/%s/%s", c->dag->dag_id, r->run_id)
-				   : pw_xasprintf("runs/%s/%s_%d", c->dag->dag_id, r->run_id, n);
+			char *id = n == 1 ? pw_xstrdup(base) : pw_xasprintf("%s_%d", base, n);
+			char *cand = pw_xasprintf("runs/%s/%s", c->dag->dag_id, id);
 			struct stat st;
-			if (stat(cand, &st) < 0) {
-				if (n > 1 && !o->run_id) {
-					free(r->run_id);
-					r->run_id = pw_xstrdup(strrchr(cand, '/') + 1);
-				}
-				ws = cand;
-				break;
-			}
+			bool taken =
+			    (!o->workspace && stat(cand, &st) == 0) ||
+			    (o->run_id_taken && o->run_id_taken(o->run_id_taken_payload, id));
 			free(cand);
-			if (o->run_id) {
-				/* An explicit run id reuses its workspace. */
-				ws = pw_xasprintf("runs/%s/%s", c->dag->dag_id, r->run_id);
+			if (!taken) {
+				r->run_id = id;
 				break;
 			}
+			free(id);
 		}
+		free(base);
 	}
+	ws = o->workspace ? pw_xstrdup(o->workspace)
+			  : pw_xasprintf("runs/%s/%s", c->dag->dag_id, r->run_id);
 	int e = pw_mkdir_p(ws, 0755);
 	char *logs = pw_xasprintf("%s/logs", ws);
 	if (!e)

@@ -48,6 +48,9 @@ check_le() { # A <= B (integers)
 		pw_notok "$3" "expected $1 <= $2"
 	fi
 }
+check_same() { # FILE FILE DESC: identical bytes
+	if cmp -s "$1" "$2"; then pw_ok "$3"; else pw_notok "$3" "$(diff "$1" "$2" 2>&1 | head -5)"; fi
+}
 count_lines() {
 	if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
 }
@@ -111,13 +114,13 @@ trap cleanup EXIT
 # srv NAME [ARGS...]: starts a server (port 0), sets URL (its base URL) and LOG (its
 # access log: "MS STATUS BYTES METHOD TARGET" per request).
 srv() {
-	local name=$1 i
+	local name=$1
 	shift
 	rm -f "$T/$name.port"
 	"$SERVER" --data "$DATA" --port-file "$T/$name.port" --log "$T/$name.log" \
 		--exit-after 280 "$@" >/dev/null 2>"$T/$name.srv.err" &
 	SERVER_PIDS+=($!)
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		[[ -s $T/$name.port ]] && break
 		sleep 0.05
 	done
@@ -375,15 +378,13 @@ check_eq "$RC" 0 "429 twice (Retry-After: 1) then 200: exit 0"
 check_eq "$(awk '{print $2}' "$LOG" | tr '\n' ' ')" "429 429 200 " "server saw 429, 429, 200"
 check_le 2000 "$ms" "Retry-After honoured: took >= 2 s ($ms ms)"
 check_match "$(cat "$ERR")" 'HTTP 429 .*retry 1/5 in 1\.[0-9]+ s \(Retry-After\)' "retry progress line"
-cmp -s "$T/f429/races.csv" "$T/http2023/races.csv" &&
-	pw_ok "races.csv after 429s == without faults" || pw_notok "races.csv after 429s == without faults"
+check_same "$T/f429/races.csv" "$T/http2023/races.csv" "races.csv after 429s == without faults"
 
 srv f500 --fail-500 3
 ingest f500 --base-url "$URL" --seasons 2023 --what races,drivers --out "$T/f500" --rate 0 --backoff-ms 50
 check_eq "$RC" 0 "500 three times then 200: exit 0"
 check_eq "$(awk '{print $2}' "$LOG" | tr '\n' ' ')" "500 500 500 200 200 " "server saw 500 x3, then 200s"
-cmp -s "$T/f500/drivers.csv" "$T/http2023/drivers.csv" &&
-	pw_ok "drivers.csv after 500s == without faults" || pw_notok "drivers.csv after 500s == without faults"
+check_same "$T/f500/drivers.csv" "$T/http2023/drivers.csv" "drivers.csv after 500s == without faults"
 
 srv fdead --fail-500 1000
 ingest fdead --base-url "$URL" --seasons 2023 --what races --out "$T/fdead" --rate 0 \
@@ -464,8 +465,7 @@ check_eq "$rc1 $rc2 $(requests "$LOG")" "0 0 12" "two concurrent ingests: both e
 span=$(awk 'NR==1{a=$1} {b=$1} END{print b-a}' "$LOG")
 check_le 1000 "$span" "two processes at --rate 10/s share it: 12 requests span >= 1.0 s ($span ms)"
 check "the shared state file is in \$TMPDIR" test -s "$T/f1-ingest-$(id -u)-127.0.0.1_$(cat "$T/rate3.port").rate"
-cmp -s "$T/rate3a/json/races/2022@races.json" "$T/rate3b/json/races/2022@races.json" &&
-	pw_ok "... and wrote the same 2022 pages" || pw_notok "... and wrote the same 2022 pages"
+check_same "$T/rate3a/json/races/2022@races.json" "$T/rate3b/json/races/2022@races.json" "... and wrote the same 2022 pages"
 
 # ---------------------------------------------------------------- configuration
 ingest cfg1 --source ftp://example.org/f1 --seasons 2023
