@@ -2291,9 +2291,13 @@ int main(int argc, char **argv)
 		pwt_progress("reading the Ergast CSV dump in %s", opt.csv_dir);
 		rc = run_csv(&err);
 	} else {
-		pwt_progress("fetching from %s (rate %.3g/s, %ld/hour, %d retries%s)", opt.source,
-			     opt.rate, opt.hourly, opt.max_retries,
-			     opt.incremental ? ", incremental" : "");
+		char r1[32] = "no rate limit", r2[48] = "no hourly limit";
+		if (opt.rate > 0)
+			snprintf(r1, sizeof(r1), "%.3g requests/s", opt.rate);
+		if (opt.hourly > 0)
+			snprintf(r2, sizeof(r2), "%ld per %.0f s", opt.hourly, opt.window);
+		pwt_progress("fetching from %s (%s, %s, %d retries%s)", opt.source, r1, r2,
+			     opt.max_retries, opt.incremental ? ", incremental" : "");
 		rc = run_http(&err);
 	}
 	if (rc < 0)

@@ -167,6 +167,12 @@ typedef struct {
 	pw_hook on_success;
 	pw_hook on_failure;
 
+	/* Scheduling (docs/scheduling.md). */
+	int catchup;            /* pw_catchup */
+	int catchup_window;     /* the most missed intervals run; default 10 */
+	int max_active_runs;    /* default 1 */
+	int overlap;            /* pw_overlap */
+
 	pw_task *tasks; /* file order */
 	size_t ntasks;
 	pw_strmap ids; /* task_id -> index */
@@ -197,5 +203,10 @@ int pw_parse_size(const char *s, int64_t *out_bytes);
 void pw_format_duration(int64_t ms, char *buf, size_t size);
 
 const char *pw_trigger_rule_name(pw_trigger_rule r);
+
+typedef enum { PW_CATCHUP_LATEST = 0, PW_CATCHUP_NONE, PW_CATCHUP_ALL } pw_catchup;
+typedef enum { PW_OVERLAP_SKIP = 0, PW_OVERLAP_QUEUE } pw_overlap;
+const char *pw_catchup_name(int c);
+const char *pw_overlap_name(int o);
 
 #endif

@@ -65,3 +65,15 @@ const char *pw_trigger_rule_name(pw_trigger_rule r)
 		return "unknown";
 	return pw_trigger_rule_names[r];
 }
+
+const char *pw_catchup_name(int c)
+{
+	static const char *const n[] = {"latest", "none", "all"};
+	return c >= 0 && c < 3 ? n[c] : "?";
+}
+
+const char *pw_overlap_name(int o)
+{
+	static const char *const n[] = {"skip", "queue"};
+	return o >= 0 && o < 2 ? n[o] : "?";
+}

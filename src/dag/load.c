@@ -113,6 +113,10 @@ static pw_dag *dag_new(const char *path)
 	dag->max_retry_delay_ms = 10 * 60 * 1000;
 	dag->retry_jitter = 1.0;
 	dag->max_active_tasks = 10;
+	dag->catchup = PW_CATCHUP_LATEST;
+	dag->catchup_window = 10;
+	dag->max_active_runs = 1;
+	dag->overlap = PW_OVERLAP_SKIP;
 	dag->kill_grace_ms = 10 * 1000;
 	return dag;
 }

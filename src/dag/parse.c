@@ -576,6 +576,10 @@ enum {
 	DK_TASKS,
 	DK_ON_FAILURE,
 	DK_ON_SUCCESS,
+	DK_CATCHUP,
+	DK_CATCHUP_WINDOW,
+	DK_MAX_ACTIVE_RUNS,
+	DK_OVERLAP,
 };
 
 static const struct keydef dag_keys[] = {
@@ -595,11 +599,11 @@ static const struct keydef dag_keys[] = {
     [DK_TASKS] = {"tasks", false},
     [DK_ON_FAILURE] = {"on_failure", false},
     [DK_ON_SUCCESS] = {"on_success", false},
+    [DK_CATCHUP] = {"catchup", false},
+    [DK_CATCHUP_WINDOW] = {"catchup_window", false},
+    [DK_MAX_ACTIVE_RUNS] = {"max_active_runs", false},
+    [DK_OVERLAP] = {"overlap", false},
     /* Read by later features (catch-up, overlap policy, costs, cluster and containers). */
-    {"catchup", true},
-    {"catchup_window", true},
-    {"max_active_runs", true},
-    {"overlap", true},
     {"prices", true},
     {"budget", true},
     {"executor", true},
@@ -1376,6 +1380,30 @@ static void parse_top(struct cx *c, const ynode *root)
 		parse_hook(c, "on_failure", v[DK_ON_FAILURE], &dag->on_failure);
 	if (v[DK_ON_SUCCESS])
 		parse_hook(c, "on_success", v[DK_ON_SUCCESS], &dag->on_success);
+	static const char *const catchups[] = {"latest", "none", "all"};
+	static const char *const overlaps[] = {"skip", "queue"};
+	if (v[DK_CATCHUP]) {
+		/* Airflow's catchup: true/false means all/none. */
+		const ynode *d = yderef(v[DK_CATCHUP]);
+		if (d->kind == YN_SCALAR && !d->quoted && strcmp(d->u.str, "true") == 0) {
+			dag->catchup = PW_CATCHUP_ALL;
+		} else if (d->kind == YN_SCALAR && !d->quoted && strcmp(d->u.str, "false") == 0) {
+			dag->catchup = PW_CATCHUP_NONE;
+		} else {
+			int r = pick_name(c, "catchup", v[DK_CATCHUP], catchups, 3);
+			if (r >= 0)
+				dag->catchup = r;
+		}
+	}
+	if (v[DK_CATCHUP_WINDOW])
+		want_int(c, "catchup_window", v[DK_CATCHUP_WINDOW], 1, 100000, &dag->catchup_window);
+	if (v[DK_MAX_ACTIVE_RUNS])
+		want_int(c, "max_active_runs", v[DK_MAX_ACTIVE_RUNS], 1, 1000, &dag->max_active_runs);
+	if (v[DK_OVERLAP]) {
+		int r = pick_name(c, "overlap", v[DK_OVERLAP], overlaps, 2);
+		if (r >= 0)
+			dag->overlap = r;
+	}
 
 	if (!v[DK_TASKS])
 		err_at(c, root, "list the tasks under tasks:", "missing required key 'tasks'");
