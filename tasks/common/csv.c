@@ -68,8 +68,8 @@ static int read_file(const char *path, char **out, size_t *len, pwt_err *err)
 
 int pwt_csv_load(pwt_table *out, const char *path, unsigned flags, pwt_err *err)
 {
-	char *data;
-	size_t len;
+	char *data = NULL;
+	size_t len = 0;
 	int rc;
 
 	if (read_file(path, &data, &len, err) < 0)
@@ -205,7 +205,7 @@ int pwt_csv_parse(pwt_table *out, const char *path, const char *data, size_t len
 			continue;
 		}
 		do {
-			char *f;
+			char *f = NULL;
 			if (parse_field(&p, &f, &end) < 0)
 				goto fail;
 			PWT_PUSH(row, nf, rowcap, f);
