@@ -141,6 +141,9 @@ char *pw_redact_conninfo(const char *url);
 /* The state directory: $PITWALL_HOME/.pitwall or ./.pitwall (created). */
 char *pw_state_dir(void);
 
+/* PostgreSQL only: a named advisory lock held until the store closes (1 taken, 0 busy, -1 n/a). */
+int pw_audit_pg_try_lock(pw_audit_store *s, const char *name);
+
 /* Backends (src/audit/). */
 int pw_audit_sqlite_open(pw_audit_store *s, const char *path, pw_strbuf *err);
 int pw_audit_pg_open(pw_audit_store *s, const char *conninfo, pw_strbuf *err);

@@ -69,9 +69,39 @@ typedef struct {
 typedef struct {
 	double cpu_limit;	 /* cores; 0 = none */
 	int64_t memory_limit;	 /* bytes; 0 = none */
+	int64_t pids_limit;	 /* processes and threads; 0 = none */
 	double max_cost_per_run; /* currency units; 0 = none */
 	pw_loc loc;
 } pw_resources;
+
+/*
+ * A price table (docs/resources.md): what a CPU second, a GiB of memory
+ * held for a second and starting a task cost, in one currency.  Top level
+ * (`prices:`), per task (a container or cluster task may cost more), or a
+ * config file.  A table is complete: a key left out costs 0.
+ */
+typedef struct {
+	bool set;
+	double vcpu_second;
+	double gib_second;
+	double task_start;
+	pw_loc loc;
+} pw_prices;
+
+/*
+ * The DAG's budget: a ceiling per run and a monthly amount with the
+ * fractions of it at which pitwall warns, runs only critical tasks, and
+ * refuses new runs.  Amounts are currency units; 0 = none.
+ */
+typedef struct {
+	bool set;
+	double max_cost_per_run;
+	double monthly;
+	double warn_at;	    /* default 0.8 */
+	double throttle_at; /* default 0.9 */
+	double stop_at;	    /* default 1.0 */
+	pw_loc loc;
+} pw_budget;
 
 /* A dependency edge as written, resolved to a task index by validation. */
 typedef struct {
@@ -115,6 +145,8 @@ typedef struct {
 	size_t noutputs;
 
 	pw_resources resources;
+	pw_prices prices; /* the task's own; unset = the DAG's */
+	bool critical;	  /* still runs when the monthly budget throttles */
 	const char *container; /* image reference, or NULL */
 	const char *executor;  /* "local" (default), "container", "slurm" */
 	bool source;	       /* fetches from outside the workspace */
@@ -167,11 +199,14 @@ typedef struct {
 	pw_hook on_success;
 	pw_hook on_failure;
 
+	pw_prices prices;
+	pw_budget budget;
+
 	/* Scheduling (docs/scheduling.md). */
-	int catchup;            /* pw_catchup */
-	int catchup_window;     /* the most missed intervals run; default 10 */
-	int max_active_runs;    /* default 1 */
-	int overlap;            /* pw_overlap */
+	int catchup;	     /* pw_catchup */
+	int catchup_window;  /* the most missed intervals run; default 10 */
+	int max_active_runs; /* default 1 */
+	int overlap;	     /* pw_overlap */
 
 	pw_task *tasks; /* file order */
 	size_t ntasks;
@@ -188,6 +223,13 @@ int pw_dag_load_buffer(pw_dag **out, const char *path, const char *buf, size_t l
 /* Read path and call pw_dag_load_buffer; an unreadable file is a diagnostic too. */
 int pw_dag_load_file(pw_dag **out, const char *path, pw_diags *diags);
 void pw_dag_free(pw_dag *dag);
+
+/*
+ * A price file (docs/resources.md): `prices: {vcpu_second: ...}` or the
+ * same keys at the top.  Returns 0 with the table in *out (set), -1 with
+ * diagnostics, or -2 when the file does not exist.
+ */
+int pw_prices_load_file(pw_prices *out, const char *path, pw_diags *diags);
 
 /* Lookup by id; NULL if absent. */
 const pw_task *pw_dag_find(const pw_dag *dag, const char *task_id);

@@ -440,3 +440,30 @@ int pw_audit_pg_open(pw_audit_store *s, const char *conninfo, pw_strbuf *err)
 	}
 	return rc;
 }
+
+/*
+ * A session-level advisory lock named by a string, held until the store
+ * is closed (the connection ends): `pitwall run --scheduled` with a
+ * PostgreSQL store serialises runs of one DAG across hosts this way.
+ * Returns 1 when taken, 0 when someone else holds it, -1 on error or when
+ * the store is not PostgreSQL.
+ */
+int pw_audit_pg_try_lock(pw_audit_store *s, const char *name)
+{
+	if (!s || s->backend != &pg_backend)
+		return -1;
+	pg_impl *p = s->impl;
+	pw_strbuf err = PW_STRBUF_INIT;
+	int rc = pg_connect(p, &err);
+	pw_strbuf_release(&err);
+	if (rc)
+		return -1;
+	const char *vals[1] = {name};
+	PGresult *r = PQexecParams(p->conn, "SELECT pg_try_advisory_lock(727012, hashtext($1))", 1,
+				   NULL, vals, NULL, NULL, 0);
+	int out = -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		out = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? 1 : 0;
+	PQclear(r);
+	return out;
+}

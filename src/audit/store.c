@@ -427,7 +427,8 @@ static int found_row(const pw_audit_row *r, void *payload)
 bool pw_audit_run_exists(pw_audit_store *s, const char *run_id)
 {
 	bool found = false;
-	pw_audit_filter f = {.dag_run_id = run_id, .limit = 1};
+	/* A run exists once it started; a recorded schedule_fired alone is not a run. */
+	pw_audit_filter f = {.dag_run_id = run_id, .event_type = "dag_run_start", .limit = 1};
 	pw_strbuf err = PW_STRBUF_INIT;
 	pw_audit_query(s, &f, found_row, &found, &err);
 	pw_strbuf_release(&err);

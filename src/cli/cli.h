@@ -39,6 +39,8 @@ int pw_cmd_resume(int argc, char **argv);
 int pw_cmd_export(int argc, char **argv);
 int pw_cmd_import(int argc, char **argv);
 int pw_cmd_replay(int argc, char **argv);
+int pw_cmd_next(int argc, char **argv);
+int pw_cmd_scheduler(int argc, char **argv);
 
 /* Open the audit store (--store URL, else PITWALL_STORE, else the SQLite default). */
 pw_audit_store *pw_cli_open_store(const char *cmd, const char *url);

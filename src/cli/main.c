@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "pitwall/clock.h"
+#include "pitwall/run.h"
 
 static const pw_cli_command commands[] = {
     {"validate", pw_cmd_validate, "check DAG files and report every problem",
@@ -43,6 +45,22 @@ static const pw_cli_command commands[] = {
      "\n"
      "Exit: 0 success, 1 a task failed, 2 invalid DAG, 130/143 interrupted.\n"
      "Logs: <workspace>/logs/<task_id>.<attempt>.log; result: <workspace>/run.json\n"},
+    {"next", pw_cmd_next, "print the next fire times of a DAG's schedule",
+     "usage: pitwall next FILE [-n N] [--after ISO8601]\n"
+     "\n"
+     "The next N (default 5) fire times, in the DAG's time zone and in UTC.\n"},
+    {"scheduler", pw_cmd_scheduler, "fire every DAG in a directory on its schedule",
+     "usage: pitwall scheduler --dags DIR [--once] [--store URL] [-q]\n"
+     "\n"
+     "Sleeps until the earliest next fire, then starts `pitwall run` with the\n"
+     "scheduled time as logical date (actor: scheduler).  Catch-up (catchup:\n"
+     "none|latest|all, catchup_window) and overlap (max_active_runs, overlap:\n"
+     "skip|queue) per DAG.  Notices DAG files added, changed or removed (an invalid\n"
+     "edit keeps the last valid version scheduled).  State lives in the audit store,\n"
+     "so a restart neither loses nor repeats a fire.  SIGHUP re-reads the DAGs;\n"
+     "SIGTERM stops firing and leaves running runs to finish.  --once: one pass at\n"
+     "now, wait for its runs, exit.  Time: --now ISO8601 or PITWALL_NOW (and\n"
+     "PITWALL_TIME_SCALE) for tests.\n"},
     {"status", pw_cmd_status, "show a run's state from the audit record",
      "usage: pitwall status RUN_ID [--json] [--store URL]\n"
      "\n"
@@ -174,6 +192,28 @@ pw_dag *pw_cli_load(const char *path)
 
 int main(int argc, char **argv)
 {
+	if (argc < 2) {
+		print_help(stderr);
+		return PW_EXIT_USAGE;
+	}
+	/* --now ISO8601 anywhere: the one clock every command reads (tests). */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--now") == 0 || strncmp(argv[i], "--now=", 6) == 0) {
+			const char *v =
+			    argv[i][5] == '=' ? argv[i] + 6 : (i + 1 < argc ? argv[i + 1] : NULL);
+			int64_t t;
+			if (!v || pw_parse_iso8601(v, &t) != 0) {
+				fprintf(stderr, "pitwall: --now needs an ISO 8601 time\n");
+				return PW_EXIT_USAGE;
+			}
+			pw_clock_set(t);
+			int drop = argv[i][5] == '=' ? 1 : 2;
+			for (int k = i; k + drop <= argc; k++)
+				argv[k] = argv[k + drop];
+			argc -= drop;
+			i--;
+		}
+	}
 	if (argc < 2) {
 		print_help(stderr);
 		return PW_EXIT_USAGE;

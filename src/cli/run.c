@@ -1,4 +1,7 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,13 +10,84 @@
 #include "cli/cli.h"
 #include "exec/events.h"
 #include "pitwall/openlineage.h"
+#include "pitwall/clock.h"
+#include "pitwall/cron.h"
 #include "pitwall/recorder.h"
+#include "pitwall/scheduler.h"
 #include "pitwall/run.h"
+
+/*
+ * `run --scheduled`: for a system crontab line.  Serves the newest slot of
+ * the DAG's schedule at or before now, once: a lock per DAG (a PostgreSQL
+ * advisory lock with a PostgreSQL store, else flock in the state
+ * directory) keeps two from running at once, and a slot that already has
+ * its run is not run again.  Returns an exit code to stop with, or -1 to
+ * go on with o filled in.
+ */
+static int scheduled_slot(pw_dag *dag, pw_audit_store *store, const char *file, pw_run_opts *o,
+			  char **run_id, int *lock_fd)
+{
+	if (!dag->schedule) {
+		fprintf(stderr, "pitwall run --scheduled: %s has no schedule\n", file);
+		return PW_EXIT_USAGE;
+	}
+	pw_cron c;
+	pw_cron_error ce;
+	pw_tz *tz = pw_tz_load(dag->timezone ? dag->timezone : "UTC");
+	int64_t slot;
+	if (!tz || pw_cron_parse(&c, dag->schedule, &ce) != 0 ||
+	    pw_cron_prev(&c, tz, pw_clock_now(), &slot) != 0) {
+		fprintf(
+		    stderr,
+		    "pitwall run --scheduled: %s: no slot of its schedule in the last 5 years\n",
+		    file);
+		pw_tz_free(tz);
+		return PW_EXIT_FAILED;
+	}
+	pw_tz_free(tz);
+	int pl = pw_audit_pg_try_lock(store, dag->dag_id);
+	if (pl < 0) {
+		char *dir = pw_state_dir();
+		char *locks = pw_xasprintf("%s/locks", dir);
+		pw_mkdir_p(locks, 0755);
+		char *path = pw_xasprintf("%s/%s.lock", locks, dag->dag_id);
+		*lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		pl = *lock_fd >= 0 && flock(*lock_fd, LOCK_EX | LOCK_NB) == 0;
+		free(path);
+		free(locks);
+		free(dir);
+	}
+	*run_id = pw_scheduled_run_id(dag->dag_id, slot);
+	char iso[32];
+	pw_format_iso8601(slot, iso, sizeof(iso));
+	if (!pl) {
+		fprintf(stderr,
+			"pitwall run --scheduled: another run of %s is active; slot %s skipped\n",
+			dag->dag_id, iso);
+		pw_schedule_record(store, "schedule_skipped", dag->dag_id, *run_id, slot, "skipped",
+				   "overlap: another scheduled run holds the lock", file);
+		return PW_EXIT_OK;
+	}
+	if (pw_audit_run_exists(store, *run_id)) {
+		printf("slot %s of %s already ran (%s); nothing to do\n", iso, dag->dag_id,
+		       *run_id);
+		return PW_EXIT_OK;
+	}
+	pw_schedule_record(store, "schedule_fired", dag->dag_id, *run_id, slot, "started",
+			   "run --scheduled", file);
+	o->run_id = *run_id;
+	o->logical_date_s = slot;
+	o->logical_date_set = true;
+	if (!o->actor)
+		o->actor = "scheduler";
+	return -1;
+}
 
 int pw_cmd_run(int argc, char **argv)
 {
 	pw_run_opts o = PW_RUN_OPTS_INIT;
 	const char *file = NULL, *v, *store_url = NULL;
+	bool scheduled = false;
 	const char *ol_target = NULL; /* --openlineage */
 	bool quiet = false, no_store = false;
 	for (int i = 1; i < argc; i++) {
@@ -68,6 +142,8 @@ int pw_cmd_run(int argc, char **argv)
 			if (!v || !*v)
 				return pw_cli_usage_error("run", "--store needs a URL or path");
 			store_url = v;
+		} else if (pw_cli_flag(argv, i, NULL, "--scheduled")) {
+			scheduled = true;
 		} else if (pw_cli_flag(argv, i, NULL, "--no-store")) {
 			no_store = true;
 		} else if (pw_cli_opt(argc, argv, &i, NULL, "--actor", &v)) {
@@ -94,6 +170,14 @@ int pw_cmd_run(int argc, char **argv)
 		return pw_cli_usage_error("run", "no DAG file given");
 	if (quiet)
 		o.log_format = PW_LOG_NONE;
+	if (scheduled && no_store)
+		return pw_cli_usage_error("run",
+					  "--scheduled needs the audit store (drop --no-store)");
+	if (scheduled && (o.run_id || o.logical_date_set))
+		return pw_cli_usage_error(
+		    "run", "--scheduled computes the run id and logical date itself");
+	char *sched_run_id = NULL;
+	int lock_fd = -1;
 
 	pw_dag *dag = pw_cli_load(file);
 	if (!dag)
@@ -128,7 +212,18 @@ int pw_cmd_run(int argc, char **argv)
 			return PW_EXIT_SOFTWARE;
 		}
 		pw_strbuf_release(&serr);
-		if (o.run_id && pw_audit_run_exists(store, o.run_id)) {
+		if (scheduled) {
+			int src = scheduled_slot(dag, store, file, &o, &sched_run_id, &lock_fd);
+			if (src >= 0) {
+				pw_audit_close(store);
+				pw_dag_free(dag);
+				free(sched_run_id);
+				if (lock_fd >= 0)
+					close(lock_fd);
+				return src;
+			}
+		}
+		if (o.run_id && !scheduled && pw_audit_run_exists(store, o.run_id)) {
 			fprintf(
 			    stderr,
 			    "pitwall run: run id '%s' is already recorded in %s\n  hint: 'pitwall "
@@ -169,6 +264,9 @@ int pw_cmd_run(int argc, char **argv)
 		fprintf(stderr, "pitwall run: %s\n", err);
 		pw_run_result_release(&res);
 		pw_dag_free(dag);
+		free(sched_run_id);
+		if (lock_fd >= 0)
+			close(lock_fd);
 		return PW_EXIT_CANTCREAT;
 	}
 	char *json_path = pw_xasprintf("%s/run.json", res.workspace);
@@ -182,5 +280,8 @@ int pw_cmd_run(int argc, char **argv)
 	int code = res.exit_code;
 	pw_run_result_release(&res);
 	pw_dag_free(dag);
+	free(sched_run_id);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return code;
 }

@@ -74,6 +74,9 @@ const char *pw_ynode_type_name(const ynode *n);
  * memory comes from tmp.
  */
 void pw_dag_convert(pw_dag *dag, const ynode *root, pw_arena *tmp, pw_diags *diags);
+/* A price file's tree (`prices: {...}` or the keys at the top) into out. */
+void pw_prices_convert(pw_prices *out, const ynode *root, const char *path, pw_arena *tmp,
+		       pw_diags *diags);
 
 /*
  * Graph pass: resolve dependency names to indexes, report unknown, self

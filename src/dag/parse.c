@@ -524,6 +524,8 @@ enum {
 	TK_CONTAINER,
 	TK_EXECUTOR,
 	TK_SOURCE,
+	TK_CRITICAL,
+	TK_PRICES,
 	TK_COUNT_READ,
 };
 
@@ -549,13 +551,13 @@ static const struct keydef task_keys[] = {
     [TK_CONTAINER] = {"container", false},
     [TK_EXECUTOR] = {"executor", false},
     [TK_SOURCE] = {"source", false},
-    /* Read by later features (cluster runner, critical path, pricing). */
+    [TK_CRITICAL] = {"critical", false},
+    [TK_PRICES] = {"prices", false},
+    /* Read by later features (cluster runner). */
     {"partition", true},
     {"account", true},
     {"qos", true},
     {"constraint", true},
-    {"critical", true},
-    {"prices", true},
 };
 #define NTASK_KEYS PW_ARRAY_SIZE(task_keys)
 
@@ -580,6 +582,8 @@ enum {
 	DK_CATCHUP_WINDOW,
 	DK_MAX_ACTIVE_RUNS,
 	DK_OVERLAP,
+	DK_PRICES,
+	DK_BUDGET,
 };
 
 static const struct keydef dag_keys[] = {
@@ -603,9 +607,9 @@ static const struct keydef dag_keys[] = {
     [DK_CATCHUP_WINDOW] = {"catchup_window", false},
     [DK_MAX_ACTIVE_RUNS] = {"max_active_runs", false},
     [DK_OVERLAP] = {"overlap", false},
-    /* Read by later features (catch-up, overlap policy, costs, cluster and containers). */
-    {"prices", true},
-    {"budget", true},
+    [DK_PRICES] = {"prices", false},
+    [DK_BUDGET] = {"budget", false},
+    /* Read by later features (cluster and containers). */
     {"executor", true},
     {"slurm", true},
     {"container_runtime", true},
@@ -627,11 +631,12 @@ static const struct keydef policy_keys[] = {
 };
 #define NPOLICY_KEYS PW_ARRAY_SIZE(policy_keys)
 
-enum { RS_CPU, RS_MEMORY, RS_COST };
+enum { RS_CPU, RS_MEMORY, RS_COST, RS_PIDS };
 static const struct keydef resource_keys[] = {
     [RS_CPU] = {"cpu_limit", false},
     [RS_MEMORY] = {"memory_limit", false},
     [RS_COST] = {"max_cost_per_run", false},
+    [RS_PIDS] = {"pids_limit", false},
 };
 #define NRESOURCE_KEYS PW_ARRAY_SIZE(resource_keys)
 
@@ -877,6 +882,144 @@ static void parse_resources(struct cx *c, const ynode *key, const ynode *v, pw_r
 		else if (s)
 			r->max_cost_per_run = cost;
 	}
+	if (val[RS_PIDS]) {
+		int n;
+		if (want_int(c, "resources.pids_limit", val[RS_PIDS], 1, INT_MAX, &n))
+			r->pids_limit = n;
+	}
+}
+
+/* An amount of money, 0.50 or "$0.50", >= 0 (> 0 unless zero_ok).  False after reporting. */
+static bool want_amount(struct cx *c, const char *what, const ynode *v, bool zero_ok, double *out)
+{
+	const char *s = scalar_text(c, what, v, "an amount");
+	double x;
+	if (!s)
+		return false;
+	if (!parse_double(s[0] == '$' ? s + 1 : s, &x)) {
+		err_at(c, v, "write an amount: 0.50 or \"$0.50\"", "%s: '%s' is not an amount",
+		       what, s);
+		return false;
+	}
+	if (x < 0) {
+		err_at(c, v, NULL, "%s cannot be negative, got '%s'", what, s);
+		return false;
+	}
+	if (x == 0 && !zero_ok) {
+		err_at(c, v, "remove the key for none", "%s must be greater than zero, got '%s'",
+		       what, s);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
+enum { PR_VCPU, PR_GIB, PR_START };
+static const struct keydef price_keys[] = {
+    [PR_VCPU] = {"vcpu_second", false},
+    [PR_GIB] = {"gib_second", false},
+    [PR_START] = {"task_start", false},
+};
+#define NPRICE_KEYS PW_ARRAY_SIZE(price_keys)
+
+/* prices: {vcpu_second: 0.0000112, gib_second: 0.0000012, task_start: 0.0001} */
+static void parse_prices(struct cx *c, const char *what, const ynode *key, const ynode *v,
+			 pw_prices *p)
+{
+	const ynode *d = yderef(v);
+	p->loc = loc_of(key);
+	if (pw_ynode_is_null(d))
+		return;
+	if (d->kind != YN_MAP) {
+		err_at(c, v, "write prices: {vcpu_second: 0.00001, gib_second: 0.000001}",
+		       "%s: expected a mapping, got %s", what, pw_ynode_type_name(d));
+		return;
+	}
+	const ynode *k[NPRICE_KEYS], *val[NPRICE_KEYS];
+	char *where = pw_arena_sprintf(c->tmp, " in %s", what);
+	collect(c, d, price_keys, NPRICE_KEYS, k, val, where, NULL, false);
+	double *dst[NPRICE_KEYS] = {&p->vcpu_second, &p->gib_second, &p->task_start};
+	for (size_t i = 0; i < NPRICE_KEYS; i++) {
+		if (!val[i])
+			continue;
+		char *w = pw_arena_sprintf(c->tmp, "%s.%s", what, price_keys[i].name);
+		want_amount(c, w, val[i], true, dst[i]);
+	}
+	p->set = true;
+}
+
+enum { BG_MAX_RUN, BG_MONTHLY, BG_WARN, BG_THROTTLE, BG_STOP };
+static const struct keydef budget_keys[] = {
+    [BG_MAX_RUN] = {"max_cost_per_run", false}, [BG_MONTHLY] = {"monthly", false},
+    [BG_WARN] = {"warn_at", false},		[BG_THROTTLE] = {"throttle_at", false},
+    [BG_STOP] = {"stop_at", false},
+};
+#define NBUDGET_KEYS PW_ARRAY_SIZE(budget_keys)
+
+/* A fraction of the monthly budget: 0.8 or "80%", in (0, 10]. */
+static bool want_fraction(struct cx *c, const char *what, const ynode *v, double *out)
+{
+	const char *s = scalar_text(c, what, v, "a fraction");
+	if (!s)
+		return false;
+	char buf[64];
+	size_t len = strlen(s);
+	double x, scale = 1.0;
+	if (len && len < sizeof(buf) && s[len - 1] == '%') {
+		memcpy(buf, s, len - 1);
+		buf[len - 1] = '\0';
+		scale = 0.01;
+	} else {
+		snprintf(buf, sizeof(buf), "%s", s);
+	}
+	if (len >= sizeof(buf) || !parse_double(buf, &x) || x * scale <= 0 || x * scale > 10) {
+		err_at(c, v, "write a fraction of the monthly budget: 0.8 or \"80%\"",
+		       "%s: '%s' is not a fraction between 0 and 10", what, s);
+		return false;
+	}
+	*out = x * scale;
+	return true;
+}
+
+/* budget: {max_cost_per_run: 5, monthly: 70, warn_at: 0.8, throttle_at: 0.9, stop_at: 1.0} */
+static void parse_budget(struct cx *c, const ynode *key, const ynode *v, pw_budget *b)
+{
+	const ynode *d = yderef(v);
+	b->loc = loc_of(key);
+	b->warn_at = 0.8;
+	b->throttle_at = 0.9;
+	b->stop_at = 1.0;
+	if (pw_ynode_is_null(d))
+		return;
+	if (d->kind != YN_MAP) {
+		err_at(c, v, "write budget: {monthly: 70, max_cost_per_run: 5}",
+		       "budget: expected a mapping, got %s", pw_ynode_type_name(d));
+		return;
+	}
+	const ynode *k[NBUDGET_KEYS], *val[NBUDGET_KEYS];
+	collect(c, d, budget_keys, NBUDGET_KEYS, k, val, " in budget", NULL, false);
+	if (val[BG_MAX_RUN])
+		want_amount(c, "budget.max_cost_per_run", val[BG_MAX_RUN], false,
+			    &b->max_cost_per_run);
+	if (val[BG_MONTHLY])
+		want_amount(c, "budget.monthly", val[BG_MONTHLY], false, &b->monthly);
+	double *frac[] = {&b->warn_at, &b->throttle_at, &b->stop_at};
+	for (int i = BG_WARN; i <= BG_STOP; i++) {
+		if (!val[i])
+			continue;
+		char *w = pw_arena_sprintf(c->tmp, "budget.%s", budget_keys[i].name);
+		want_fraction(c, w, val[i], frac[i - BG_WARN]);
+		if (!val[BG_MONTHLY])
+			err_at(c, k[i], "add monthly: AMOUNT to the budget",
+			       "budget.%s is a fraction of the monthly budget, but there is no "
+			       "budget.monthly",
+			       budget_keys[i].name);
+	}
+	if (b->warn_at > b->throttle_at || b->throttle_at > b->stop_at)
+		err_at(c, key, "warn_at <= throttle_at <= stop_at",
+		       "budget thresholds are out of order: warn_at %g, throttle_at %g, stop_at %g",
+		       b->warn_at, b->throttle_at, b->stop_at);
+	b->set = true;
 }
 
 static const char command_hint[] = "write the program and its arguments as a list, "
@@ -1208,6 +1351,10 @@ static bool parse_task(struct cx *c, const ynode *node, pw_task *t, size_t index
 	}
 	if (v[TK_SOURCE])
 		want_bool(c, "source", v[TK_SOURCE], &t->source);
+	if (v[TK_CRITICAL])
+		want_bool(c, "critical", v[TK_CRITICAL], &t->critical);
+	if (v[TK_PRICES])
+		parse_prices(c, "prices", k[TK_PRICES], v[TK_PRICES], &t->prices);
 	return id != NULL;
 }
 
@@ -1404,6 +1551,10 @@ static void parse_top(struct cx *c, const ynode *root)
 		if (r >= 0)
 			dag->overlap = r;
 	}
+	if (v[DK_PRICES])
+		parse_prices(c, "prices", k[DK_PRICES], v[DK_PRICES], &dag->prices);
+	if (v[DK_BUDGET])
+		parse_budget(c, k[DK_BUDGET], v[DK_BUDGET], &dag->budget);
 
 	if (!v[DK_TASKS])
 		err_at(c, root, "list the tasks under tasks:", "missing required key 'tasks'");
@@ -1422,5 +1573,33 @@ void pw_dag_convert(pw_dag *dag, const ynode *root, pw_arena *tmp, pw_diags *dia
 		       pw_ynode_type_name(r));
 	else
 		parse_top(&c, r);
+	pw_strmap_release(&c.seen_diags);
+}
+
+void pw_prices_convert(pw_prices *out, const ynode *root, const char *path, pw_arena *tmp,
+		       pw_diags *diags)
+{
+	struct cx c = {NULL, diags, path, tmp, PW_STRMAP_INIT};
+	const ynode *r = yderef(root);
+	memset(out, 0, sizeof(*out));
+	if (r->kind != YN_MAP) {
+		err_at(&c, root, "write prices: {vcpu_second: 0.00001, gib_second: 0.000001}",
+		       "a price file is a mapping, got %s", pw_ynode_type_name(r));
+	} else {
+		/* Either `prices: {...}` or the price keys at the top. */
+		struct ment *e;
+		size_t n = map_entries(&c, r, &e, NULL, 0);
+		const ynode *key = NULL, *val = NULL;
+		for (size_t i = 0; i < n && !key; i++) {
+			if (!strcmp(e[i].name, "prices")) {
+				key = e[i].key;
+				val = e[i].val;
+			}
+		}
+		if (key)
+			parse_prices(&c, "prices", key, val, out);
+		else
+			parse_prices(&c, "prices", root, r, out);
+	}
 	pw_strmap_release(&c.seen_diags);
 }

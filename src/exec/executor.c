@@ -36,6 +36,7 @@
 #include "exec/spawn.h"
 #include "exec/events.h"
 #include "exec/hooks.h"
+#include "pitwall/clock.h"
 #include "pitwall/provenance.h"
 #include "pitwall/sha256.h"
 #include "pitwall/run.h"
@@ -1022,7 +1023,7 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	c->sigfd = -1;
 	c->start_mono = pw_now_mono_ms();
 
-	int64_t logical = o->logical_date_set ? o->logical_date_s : pw_now_wall_ms() / 1000;
+	int64_t logical = o->logical_date_set ? o->logical_date_s : pw_clock_now();
 	pw_format_iso8601(logical, result->logical_date, sizeof(result->logical_date));
 	c->logical_iso = result->logical_date;
 	memcpy(c->ds, result->logical_date, 10);

@@ -8,8 +8,8 @@
 #include "pitwall/util.h"
 
 static bool inited, injected;
-static int64_t base_s;     /* virtual time at base_mono */
-static int64_t base_mono;  /* ms */
+static int64_t base_s;	  /* virtual time at base_mono */
+static int64_t base_mono; /* ms */
 static double scale = 1.0;
 
 static void init(void)
@@ -30,7 +30,8 @@ static void init(void)
 		injected = true;
 	} else {
 		if (now && *now)
-			fprintf(stderr, "pitwall: warning: ignoring PITWALL_NOW='%s' (not ISO 8601)\n",
+			fprintf(stderr,
+				"pitwall: warning: ignoring PITWALL_NOW='%s' (not ISO 8601)\n",
 				now);
 		base_s = pw_now_wall_ms() / 1000;
 	}
