@@ -40,11 +40,13 @@ int main(int argc, char **argv)
 		for (long i = 0; i < m; i++) {
 			char task[32], md[256];
 			snprintf(task, sizeof(task), "t%05ld", done + i);
-			snprintf(md, sizeof(md),
-				 "{\"attempt\":1,\"exit_code\":0,\"signal\":null,\"duration_ms\":%ld,"
-				 "\"log\":\"logs/%s.1.log\",\"log_sha256\":\"e3b0c44298fc1c149afbf4c8996f"
-				 "b92427ae41e4649b934ca495991b7852b855\",\"error\":null}",
-				 (done + i) % 97, task);
+			snprintf(
+			    md, sizeof(md),
+			    "{\"attempt\":1,\"exit_code\":0,\"signal\":null,\"duration_ms\":%ld,"
+			    "\"log\":\"logs/"
+			    "%s.1.log\",\"log_sha256\":\"e3b0c44298fc1c149afbf4c8996f"
+			    "b92427ae41e4649b934ca495991b7852b855\",\"error\":null}",
+			    (done + i) % 97, task);
 			pw_audit_row_init(&rows[i], "bench_audit", run_id, task, "task_end");
 			pw_audit_row_set(&rows[i].actor, "bench@localhost");
 			pw_audit_row_set(&rows[i].action, "complete");
@@ -61,7 +63,8 @@ int main(int argc, char **argv)
 	if (rc != 0) {
 		fprintf(stderr, "audit_append: %s\n", err.buf ? err.buf : "append failed");
 	} else if (pw_audit_spool_pending(s)) {
-		fprintf(stderr, "audit_append: rows went to the spool; the server is unreachable\n");
+		fprintf(stderr,
+			"audit_append: rows went to the spool; the server is unreachable\n");
 		rc = 1;
 	} else {
 		printf("%s %ld %ld %.3f %.0f\n", s->display, n, batch, secs,

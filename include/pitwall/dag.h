@@ -145,8 +145,8 @@ typedef struct {
 	size_t noutputs;
 
 	pw_resources resources;
-	pw_prices prices; /* the task's own; unset = the DAG's */
-	bool critical;	  /* still runs when the monthly budget throttles */
+	pw_prices prices;      /* the task's own; unset = the DAG's */
+	bool critical;	       /* still runs when the monthly budget throttles */
 	const char *container; /* image reference, or NULL */
 	const char *executor;  /* "local" (default), "container", "slurm" */
 	bool source;	       /* fetches from outside the workspace */

@@ -24,7 +24,39 @@ void pw_recorder_init(pw_recorder *r, pw_audit_store *store, const pw_dag *dag, 
 	r->dag = dag;
 	r->actor = actor ? pw_xstrdup(actor) : pw_default_actor();
 	pw_sha256_hex(dag->text ? dag->text : "", dag->text ? dag->text_len : 0, r->dag_sha256);
-	pw_git_describe(dag->path, NULL, 0, &r->git);
+	/*
+	 * The dirty flag covers the task programs too: an executable (or
+	 * script) tracked in the DAG's repository that differs from HEAD.
+	 */
+	char **paths = pw_xcalloc(dag->ntasks + 1, sizeof(*paths));
+	size_t np = 0;
+	const char *path_env = getenv("PATH");
+	for (size_t i = 0; i < dag->ntasks; i++) {
+		const pw_task *t = &dag->tasks[i];
+		if (!t->argv || !t->argv[0] || strstr(t->argv[0], "{{"))
+			continue;
+		char *found = NULL;
+		if (t->argv[0][0] == '/') {
+			found = pw_xstrdup(t->argv[0]);
+		} else if (!strchr(t->argv[0], '/') && path_env) {
+			char *pe = pw_xstrdup(path_env), *save = NULL;
+			for (char *d = strtok_r(pe, ":", &save); d && !found;
+			     d = strtok_r(NULL, ":", &save)) {
+				char *cand = pw_xasprintf("%s/%s", d, t->argv[0]);
+				if (access(cand, X_OK) == 0)
+					found = cand;
+				else
+					free(cand);
+			}
+			free(pe);
+		}
+		if (found)
+			paths[np++] = found;
+	}
+	pw_git_describe(dag->path, (const char *const *)paths, np, &r->git);
+	for (size_t i = 0; i < np; i++)
+		free(paths[i]);
+	free(paths);
 }
 
 void pw_recorder_release(pw_recorder *r)

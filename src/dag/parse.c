@@ -950,8 +950,10 @@ static void parse_prices(struct cx *c, const char *what, const ynode *key, const
 
 enum { BG_MAX_RUN, BG_MONTHLY, BG_WARN, BG_THROTTLE, BG_STOP };
 static const struct keydef budget_keys[] = {
-    [BG_MAX_RUN] = {"max_cost_per_run", false}, [BG_MONTHLY] = {"monthly", false},
-    [BG_WARN] = {"warn_at", false},		[BG_THROTTLE] = {"throttle_at", false},
+    [BG_MAX_RUN] = {"max_cost_per_run", false},
+    [BG_MONTHLY] = {"monthly", false},
+    [BG_WARN] = {"warn_at", false},
+    [BG_THROTTLE] = {"throttle_at", false},
     [BG_STOP] = {"stop_at", false},
 };
 #define NBUDGET_KEYS PW_ARRAY_SIZE(budget_keys)
@@ -1543,9 +1545,11 @@ static void parse_top(struct cx *c, const ynode *root)
 		}
 	}
 	if (v[DK_CATCHUP_WINDOW])
-		want_int(c, "catchup_window", v[DK_CATCHUP_WINDOW], 1, 100000, &dag->catchup_window);
+		want_int(c, "catchup_window", v[DK_CATCHUP_WINDOW], 1, 100000,
+			 &dag->catchup_window);
 	if (v[DK_MAX_ACTIVE_RUNS])
-		want_int(c, "max_active_runs", v[DK_MAX_ACTIVE_RUNS], 1, 1000, &dag->max_active_runs);
+		want_int(c, "max_active_runs", v[DK_MAX_ACTIVE_RUNS], 1, 1000,
+			 &dag->max_active_runs);
 	if (v[DK_OVERLAP]) {
 		int r = pick_name(c, "overlap", v[DK_OVERLAP], overlaps, 2);
 		if (r >= 0)

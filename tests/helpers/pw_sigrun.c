@@ -1,9 +1,9 @@
 /*
  * pw_sigrun [-o OUTFILE] [-e ERRFILE] SIGNAL TIMEOUT_MS WAITFILE... -- COMMAND [ARG...]
  *
- * Starts COMMAND (stdout to OUTFILE, stderr to ERRFILE, stdin /dev/null) with SIGINT/SIGTERM at their defaults and unblocked (a
- * background job of a non-interactive shell would inherit SIGINT ignored),
- * waits until every WAITFILE exists (at most TIMEOUT_MS), sends SIGNAL
+ * Starts COMMAND (stdout to OUTFILE, stderr to ERRFILE, stdin /dev/null) with SIGINT/SIGTERM at
+ * their defaults and unblocked (a background job of a non-interactive shell would inherit SIGINT
+ * ignored), waits until every WAITFILE exists (at most TIMEOUT_MS), sends SIGNAL
  * ("TERM", "INT" or a number) to COMMAND's pid, waits for it and prints one
  * line: "exit N", or "signal N" when it died of a signal, "early exit N" /
  * "early signal N" when it ended before the files showed up, or "timeout"
@@ -51,7 +51,8 @@ int main(int argc, char **argv)
 		argc -= 2;
 	}
 	if (argc < 5) {
-		fprintf(stderr, "usage: pw_sigrun [-o OUT] [-e ERR] SIGNAL TIMEOUT_MS WAITFILE... -- COMMAND [ARG...]\n");
+		fprintf(stderr, "usage: pw_sigrun [-o OUT] [-e ERR] SIGNAL TIMEOUT_MS WAITFILE... "
+				"-- COMMAND [ARG...]\n");
 		return 2;
 	}
 	int sig;
