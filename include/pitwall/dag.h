@@ -150,6 +150,7 @@ typedef struct {
 	const char *container; /* image reference, or NULL */
 	const char *executor;  /* "local" (default), "container", "slurm" */
 	bool source;	       /* fetches from outside the workspace */
+	bool network;	       /* container: share the host's network (default: none) */
 
 	/* Graph, filled by validation: indexes of the tasks that depend on this. */
 	size_t *dependents;
@@ -195,6 +196,10 @@ typedef struct {
 
 	pw_kv *env;
 	size_t nenv;
+
+	const char *container_runtime; /* runc, crun, podman, docker, auto; NULL = auto */
+	const char **container_env;    /* host variables passed into containers */
+	size_t ncontainer_env;
 
 	pw_hook on_success;
 	pw_hook on_failure;

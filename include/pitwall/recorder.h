@@ -1,7 +1,9 @@
 /*
- * The audit observer: turns a run's events into pipeline_audit_log rows,
- * batching them until the executor is about to sleep (one transaction per
- * loop iteration), so the audit never holds a task back.
+ * The audit observer: turns a run's events into pipeline_audit_log rows
+ * and writes them in batches, one transaction at most every 50 ms (or per
+ * 512 rows), and at once for the run's start and end, so the audit never
+ * holds a task back.  What a SIGKILL or a power loss can take is the last
+ * 50 ms of events; everything written before stays.
  */
 #ifndef PITWALL_RECORDER_H
 #define PITWALL_RECORDER_H
@@ -20,6 +22,7 @@ typedef struct {
 	pw_audit_row *buf;
 	size_t n, cap;
 	size_t written;
+	int64_t first_pending_ms; /* monotonic time of the oldest unwritten row */
 	int failures;
 	pw_strbuf err;
 } pw_recorder;
@@ -27,7 +30,11 @@ typedef struct {
 void pw_recorder_init(pw_recorder *r, pw_audit_store *store, const pw_dag *dag, const char *actor);
 void pw_recorder_release(pw_recorder *r);
 void pw_recorder_event(void *payload, const pw_run_ctx *ctx, const pw_event *ev);
+/* Write everything now. */
 void pw_recorder_flush(void *payload);
+/* The observer's flush: write when the batch is full or its oldest row is 50 ms old. */
+void pw_recorder_flush_due(void *payload);
+int64_t pw_recorder_deadline(void *payload);
 
 /* user@host of whoever runs pitwall. */
 char *pw_default_actor(void);

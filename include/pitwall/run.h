@@ -46,9 +46,18 @@ typedef struct {
 	const pw_task_state *preset;
 	const int *attempt_base;
 	const char *run_start_extra; /* JSON object text merged into dag_run_start's metadata */
+	/* Tasks with container: runc, crun, podman, docker, auto; NULL = the DAG's. */
+	const char *container_runtime;
 	/* Whether a derived run id is already recorded (the audit store); may be NULL. */
 	bool (*run_id_taken)(void *payload, const char *run_id);
 	void *run_id_taken_payload;
+	/*
+	 * The DAG's spend so far in the month holding wall_ms, in micro-units
+	 * (pw_cost_month_spend_cb with the audit store); returns 0, or -1 when
+	 * it cannot tell.  NULL: the monthly budget is not checked.
+	 */
+	int (*month_spend)(void *payload, const char *dag_id, int64_t wall_ms, int64_t *out_micros);
+	void *month_spend_payload;
 } pw_run_opts;
 
 #define PW_RUN_OPTS_INIT                                                                           \
@@ -66,6 +75,11 @@ typedef struct {
 	int64_t duration_ms;
 	int64_t max_rss_kb;
 	int64_t cpu_user_ms, cpu_sys_ms;
+	int64_t cpu_ms;		   /* the whole tree where a cgroup counted it, else user + sys */
+	int64_t memory_peak_bytes; /* the cgroup's peak, else max_rss */
+	int64_t cpu_throttled_ms;  /* held back by cpu_limit (cgroup cpu.stat); -1 unknown */
+	bool costed;		   /* priced: cost_micros is set */
+	int64_t cost_micros;
 	int pid;
 	char *log_path; /* relative to the workspace */
 	int64_t log_size;
@@ -93,7 +107,14 @@ typedef struct {
 	int interrupted_by; /* signal number, 0 */
 	int exit_code;	    /* the process exit code run would return */
 	size_t counts[PW_TS_COUNT];
+	bool costed; /* some attempt was priced */
+	int64_t cost_micros;
+	bool budget_refused; /* the monthly budget was spent: nothing ran (exit_code 3) */
+	bool cost_exceeded;  /* budget.max_cost_per_run stopped the run */
 } pw_run_result;
+
+/* pw_run_result.exit_code of a run the monthly budget refused. */
+#define PW_RUN_EXIT_BUDGET 3
 
 /* Events, in the spec's log schema. */
 typedef enum {
@@ -104,7 +125,13 @@ typedef enum {
 	PW_EV_TASK_END,
 	PW_EV_DAG_RUN_END,
 	PW_EV_HOOK,
-	PW_EV_LINEAGE, /* inputs when a task starts; inputs and outputs after it succeeds */
+	PW_EV_LINEAGE,	       /* inputs when a task starts; inputs and outputs after it succeeds */
+	PW_EV_COST_TASK,       /* cost.task_compute: one attempt's cost */
+	PW_EV_COST_RUN,	       /* cost.dag_run_total: the run's (this execution's) cost */
+	PW_EV_BUDGET_WARN,     /* budget.warn: the month's spend passed warn_at */
+	PW_EV_BUDGET_THROTTLE, /* budget.throttle: only critical tasks run */
+	PW_EV_BUDGET_STOP,     /* budget.stop: the run is refused */
+	PW_EV_BUDGET_RUN_EXCEEDED, /* budget.run_exceeded: max_cost_per_run stopped the run */
 } pw_event_type;
 
 typedef struct {
@@ -124,8 +151,10 @@ typedef struct pw_run_ctx pw_run_ctx;
 typedef struct {
 	void (*event)(void *payload, const pw_run_ctx *ctx, const pw_event *ev);
 	void *payload;
-	/* Called before the loop sleeps and when the run ends: write what is batched. */
+	/* Called before the loop sleeps and when the run ends: write what is due. */
 	void (*flush)(void *payload);
+	/* When flush next has something due (monotonic ms), 0 = nothing; may be NULL. */
+	int64_t (*deadline)(void *payload);
 } pw_run_observer;
 
 /* Start time of a process (clock ticks since boot, /proc/PID/stat field 22), 0 if gone. */

@@ -82,6 +82,12 @@ static const char *action_of(pw_event_type t)
 	case PW_EV_DAG_RUN_END: return "complete";
 	case PW_EV_LINEAGE: return "write";
 	case PW_EV_HOOK: return "notify";
+	case PW_EV_COST_TASK:
+	case PW_EV_COST_RUN: return "charge";
+	case PW_EV_BUDGET_WARN: return "warn";
+	case PW_EV_BUDGET_THROTTLE: return "throttle";
+	case PW_EV_BUDGET_STOP: return "refuse";
+	case PW_EV_BUDGET_RUN_EXCEEDED: return "stop";
 	}
 	return NULL;
 }
@@ -116,6 +122,8 @@ void pw_recorder_event(void *payload, const pw_run_ctx *ctx, const pw_event *ev)
 	pw_recorder *r = payload;
 	const pw_dag *dag = pw_run_ctx_dag(ctx);
 	PW_GROW(r->buf, r->cap, r->n + 1);
+	if (!r->n)
+		r->first_pending_ms = pw_now_mono_ms();
 	pw_audit_row *row = &r->buf[r->n++];
 	pw_audit_row_init(row, dag->dag_id, pw_run_ctx_run_id(ctx),
 			  ev->task ? ev->task->task_id : NULL, pw_event_type_name(ev->type));
@@ -136,6 +144,12 @@ void pw_recorder_event(void *payload, const pw_run_ctx *ctx, const pw_event *ev)
 	case PW_EV_TASK_END: status = pw_task_state_name(ev->state); break;
 	case PW_EV_LINEAGE: status = "success"; break;
 	case PW_EV_HOOK: status = "info"; break;
+	case PW_EV_COST_TASK: status = pw_task_state_name(ev->state); break;
+	case PW_EV_COST_RUN: status = "recorded"; break;
+	case PW_EV_BUDGET_WARN: status = "warning"; break;
+	case PW_EV_BUDGET_THROTTLE: status = "throttled"; break;
+	case PW_EV_BUDGET_STOP: status = "refused"; break;
+	case PW_EV_BUDGET_RUN_EXCEEDED: status = "cost_exceeded"; break;
 	case PW_EV_DAG_RUN_END: {
 		json_error_t e;
 		json_t *m = json_loads(ev->metadata_json, 0, &e);
@@ -174,6 +188,22 @@ void pw_recorder_event(void *payload, const pw_run_ctx *ctx, const pw_event *ev)
 	row->metadata = pw_strbuf_detach(&md);
 
 	if (ev->type == PW_EV_DAG_RUN_START || ev->type == PW_EV_DAG_RUN_END)
+		pw_recorder_flush(r);
+}
+
+#define BATCH_MS 50
+#define BATCH_ROWS 512
+
+int64_t pw_recorder_deadline(void *payload)
+{
+	pw_recorder *r = payload;
+	return r->n ? r->first_pending_ms + BATCH_MS : 0;
+}
+
+void pw_recorder_flush_due(void *payload)
+{
+	pw_recorder *r = payload;
+	if (r->n && (r->n >= BATCH_ROWS || pw_now_mono_ms() >= r->first_pending_ms + BATCH_MS))
 		pw_recorder_flush(r);
 }
 

@@ -13,6 +13,7 @@ enum {
 	PW_EXIT_OK = 0,
 	PW_EXIT_FAILED = 1,
 	PW_EXIT_INVALID = 2,
+	PW_EXIT_BUDGET = 3, /* run: refused, the monthly budget is spent */
 	PW_EXIT_USAGE = 64,
 	PW_EXIT_SOFTWARE = 70,
 	PW_EXIT_CANTCREAT = 73,
@@ -39,8 +40,11 @@ int pw_cmd_resume(int argc, char **argv);
 int pw_cmd_export(int argc, char **argv);
 int pw_cmd_import(int argc, char **argv);
 int pw_cmd_replay(int argc, char **argv);
+int pw_cmd_image(int argc, char **argv);
 int pw_cmd_next(int argc, char **argv);
 int pw_cmd_scheduler(int argc, char **argv);
+int pw_cmd_cost(int argc, char **argv);
+int pw_cmd_doctor(int argc, char **argv);
 
 /* Open the audit store (--store URL, else PITWALL_STORE, else the SQLite default). */
 pw_audit_store *pw_cli_open_store(const char *cmd, const char *url);

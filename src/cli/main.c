@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "pitwall/limits.h"
 #include "pitwall/clock.h"
 #include "pitwall/run.h"
 
@@ -35,6 +36,8 @@ static const pw_cli_command commands[] = {
      "                            JSON lines otherwise)\n"
      "  --kill-grace DURATION     SIGTERM-to-SIGKILL grace (default: kill_grace, 10s)\n"
      "  -q, --quiet               no events on stderr, summary only\n"
+     "  --container-runtime NAME  runc, crun, podman, docker or auto, for tasks with\n"
+     "                            container: (default: the DAG's container_runtime)\n"
      "\n"
      "  --store URL               audit store (default: PITWALL_STORE, else\n"
      "                            .pitwall/audit.db under PITWALL_HOME or here)\n"
@@ -43,7 +46,8 @@ static const pw_cli_command commands[] = {
      "  --openlineage URL         send OpenLineage events to an http(s) URL or to\n"
      "                            file:PATH (default: PITWALL_OPENLINEAGE)\n"
      "\n"
-     "Exit: 0 success, 1 a task failed, 2 invalid DAG, 130/143 interrupted.\n"
+     "Exit: 0 success, 1 a task failed, 2 invalid DAG, 3 refused by the monthly\n"
+     "budget, 130/143 interrupted.\n"
      "Logs: <workspace>/logs/<task_id>.<attempt>.log; result: <workspace>/run.json\n"},
     {"next", pw_cmd_next, "print the next fire times of a DAG's schedule",
      "usage: pitwall next FILE [-n N] [--after ISO8601]\n"
@@ -115,11 +119,39 @@ static const pw_cli_command commands[] = {
      "(sizes and the first differing line), missing or new.  Exit 0 only if every\n"
      "output is identical.  --reuse-sources restores the outputs of source: true\n"
      "tasks from the bundle or the original workspace instead of fetching again.\n"},
+    {"image", pw_cmd_image, "build an OCI image from containers/NAME, or print a digest",
+     "usage: pitwall image build DIR [-o LAYOUT] [--archive FILE] [--from-build BUILD]\n"
+     "       pitwall image digest LAYOUT|NAME\n"
+     "\n"
+     "build reads DIR/image.json (docs/containers.md) and writes an OCI image layout\n"
+     "(default .pitwall/images/<name> under PITWALL_HOME or here) with no daemon and no\n"
+     "network: the files it names, the shared libraries their executables need, one\n"
+     "uncompressed layer, sorted and dated 1970, so the same files give the same\n"
+     "digest.  build: sources are taken from BUILD (default $PW_BUILD_DIR, else\n"
+     "./build).  --archive also writes a tar that podman load and docker load take.\n"
+     "digest prints sha256:<hex> of the image's manifest, as the audit table records\n"
+     "it in container_image_digest.\n"},
     {"lineage", pw_cmd_lineage, "show where an artifact came from",
      "usage: pitwall lineage PATH [--run ID] [--json] [--store URL]\n"
      "\n"
      "PATH is relative to the run workspace (or an absolute path inside one).  Prints\n"
      "the task, run and git commit that produced it, and its inputs, recursively.\n"},
+    {"cost", pw_cmd_cost, "report spend by DAG, run and task for a month",
+     "usage: pitwall cost [DAG_ID] [--month YYYY-MM] [--json] [--store URL]\n"
+     "\n"
+     "Sums the recorded cost.task_compute events of the month (UTC; default: this\n"
+     "month) by DAG, run and task, with each run's recorded cost.dag_run_total and,\n"
+     "for a DAG file's budget, where the month stands against it.  Amounts have six\n"
+     "decimals (micro-units); --json gives integer cost_micros too.  See\n"
+     "docs/resources.md.\n"},
+    {"doctor", pw_cmd_doctor, "report what this machine offers pitwall",
+     "usage: pitwall doctor [--store URL] [--json]\n"
+     "\n"
+     "One line per check, marked ok, missing or error: cgroup v2 and v1 (controllers,\n"
+     "whether pitwall can create a child cgroup) and how each resource limit will be\n"
+     "enforced; runc, crun, podman and docker (found, version, working); Slurm\n"
+     "(sinfo, slurmrestd, the controller); the audit store (opened); the git\n"
+     "repository of the current directory.  Always exits 0 (64 on a usage error).\n"},
 };
 
 const pw_cli_command *pw_cli_find(const char *name)
@@ -192,6 +224,9 @@ pw_dag *pw_cli_load(const char *path)
 
 int main(int argc, char **argv)
 {
+	/* The limits shim (src/limits/shim.c), before anything reads the task's arguments. */
+	if (argc > 1 && strcmp(argv[1], "__cgexec") == 0)
+		return pw_limits_shim_main(argc, argv);
 	if (argc < 2) {
 		print_help(stderr);
 		return PW_EXIT_USAGE;

@@ -9,6 +9,8 @@
 
 #include "cli/cli.h"
 #include "exec/events.h"
+#include "pitwall/container.h"
+#include "pitwall/cost.h"
 #include "pitwall/openlineage.h"
 #include "pitwall/clock.h"
 #include "pitwall/cron.h"
@@ -155,6 +157,12 @@ int pw_cmd_run(int argc, char **argv)
 				return pw_cli_usage_error("run",
 							  "--openlineage needs a URL or file:PATH");
 			ol_target = v;
+		} else if (pw_cli_opt(argc, argv, &i, NULL, "--container-runtime", &v)) {
+			if (!v || pw_container_runtime_from_name(v) < 0)
+				return pw_cli_usage_error(
+				    "run",
+				    "--container-runtime takes runc, crun, podman, docker or auto");
+			o.container_runtime = v;
 		} else if (pw_cli_flag(argv, i, "-q", "--quiet")) {
 			quiet = true;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
@@ -235,18 +243,21 @@ int pw_cmd_run(int argc, char **argv)
 		}
 		o.run_id_taken = pw_audit_run_id_taken;
 		o.run_id_taken_payload = store;
+		/* The monthly budget (docs/resources.md) is read from the same store. */
+		o.month_spend = pw_cost_month_spend_cb;
+		o.month_spend_payload = store;
 		pw_recorder_init(&rec, store, dag, o.actor);
 		recording = true;
 	}
 
 	pw_log_observer lo;
 	pw_log_observer_init(&lo, o.log_format, stderr);
-	pw_run_observer obs[3] = {{pw_log_observer_event, &lo, NULL}};
+	pw_run_observer obs[3] = {{pw_log_observer_event, &lo, NULL, NULL}};
 	size_t nobs = 1;
 	if (recording)
-		obs[nobs++] = (pw_run_observer){pw_recorder_event, &rec, pw_recorder_flush};
+		obs[nobs++] = (pw_run_observer){pw_recorder_event, &rec, pw_recorder_flush_due, pw_recorder_deadline};
 	if (ol)
-		obs[nobs++] = (pw_run_observer){pw_openlineage_event, ol, pw_openlineage_flush};
+		obs[nobs++] = (pw_run_observer){pw_openlineage_event, ol, pw_openlineage_flush, NULL};
 	pw_run_result res;
 	char err[512] = "";
 	int rc = pw_run_dag(dag, &o, obs, nobs, &res, err, sizeof(err));
@@ -268,6 +279,20 @@ int pw_cmd_run(int argc, char **argv)
 		if (lock_fd >= 0)
 			close(lock_fd);
 		return PW_EXIT_CANTCREAT;
+	}
+	if (res.budget_refused) {
+		fprintf(
+		    stderr,
+		    "pitwall run: refused: the DAG's monthly budget is spent (budget.stop_at)\n"
+		    "  hint: 'pitwall cost %s' shows the month's spend; raise budget.monthly or "
+		    "wait for next month\n",
+		    dag->dag_id);
+		pw_run_result_release(&res);
+		pw_dag_free(dag);
+		free(sched_run_id);
+		if (lock_fd >= 0)
+			close(lock_fd);
+		return PW_EXIT_BUDGET;
 	}
 	char *json_path = pw_xasprintf("%s/run.json", res.workspace);
 	int e = pw_run_write_json(dag, &res, json_path);

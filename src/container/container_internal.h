@@ -30,6 +30,32 @@ bool pw_ctr_proc_ok(const pw_ctr_proc *r);
 /* An executable in PATH (the given one, else pitwall's), malloc'd, or NULL. */
 char *pw_ctr_which(const char *name, const char *path);
 
+/*
+ * A deterministic tar writer (layers and load archives): entries owned by
+ * 0:0 with no names, dated 1970, in the order they are added (callers sort),
+ * ustar unless a path needs pax.  The sha256 and size of the bytes written
+ * are kept as they go.
+ */
+struct archive;
+typedef struct {
+	struct archive *a;
+	int fd;
+	void *sha; /* pw_sha256 */
+	int64_t size;
+	char *path;
+	char err[256];
+} pw_tarw;
+
+int pw_tarw_open(pw_tarw *w, const char *path, char *err, size_t errsize);
+int pw_tarw_dir(pw_tarw *w, const char *name, unsigned mode);
+int pw_tarw_data(pw_tarw *w, const char *name, const void *data, size_t len, unsigned mode);
+int pw_tarw_file(pw_tarw *w, const char *name, const char *src, unsigned mode);
+int pw_tarw_symlink(pw_tarw *w, const char *name, const char *target);
+/* Finish; hex gets the sha256 of the whole tar.  On any earlier error, w->err says why. */
+int pw_tarw_close(pw_tarw *w, char hex[65], char *err, size_t errsize);
+/* Give up: close and remove the file. */
+void pw_tarw_abort(pw_tarw *w);
+
 /* An image layout, read and checked. */
 typedef struct {
 	char *dir;

@@ -524,6 +524,7 @@ enum {
 	TK_CONTAINER,
 	TK_EXECUTOR,
 	TK_SOURCE,
+	TK_NETWORK,
 	TK_CRITICAL,
 	TK_PRICES,
 	TK_COUNT_READ,
@@ -551,6 +552,7 @@ static const struct keydef task_keys[] = {
     [TK_CONTAINER] = {"container", false},
     [TK_EXECUTOR] = {"executor", false},
     [TK_SOURCE] = {"source", false},
+    [TK_NETWORK] = {"network", false},
     [TK_CRITICAL] = {"critical", false},
     [TK_PRICES] = {"prices", false},
     /* Read by later features (cluster runner). */
@@ -584,6 +586,8 @@ enum {
 	DK_OVERLAP,
 	DK_PRICES,
 	DK_BUDGET,
+	DK_CONTAINER_RUNTIME,
+	DK_CONTAINER_ENV,
 };
 
 static const struct keydef dag_keys[] = {
@@ -609,10 +613,11 @@ static const struct keydef dag_keys[] = {
     [DK_OVERLAP] = {"overlap", false},
     [DK_PRICES] = {"prices", false},
     [DK_BUDGET] = {"budget", false},
-    /* Read by later features (cluster and containers). */
+    [DK_CONTAINER_RUNTIME] = {"container_runtime", false},
+    [DK_CONTAINER_ENV] = {"container_env", false},
+    /* Read by a later feature (the cluster runner). */
     {"executor", true},
     {"slurm", true},
-    {"container_runtime", true},
 };
 #define NDAG_KEYS PW_ARRAY_SIZE(dag_keys)
 
@@ -1353,6 +1358,8 @@ static bool parse_task(struct cx *c, const ynode *node, pw_task *t, size_t index
 	}
 	if (v[TK_SOURCE])
 		want_bool(c, "source", v[TK_SOURCE], &t->source);
+	if (v[TK_NETWORK])
+		want_bool(c, "network", v[TK_NETWORK], &t->network);
 	if (v[TK_CRITICAL])
 		want_bool(c, "critical", v[TK_CRITICAL], &t->critical);
 	if (v[TK_PRICES])
@@ -1559,6 +1566,17 @@ static void parse_top(struct cx *c, const ynode *root)
 		parse_prices(c, "prices", k[DK_PRICES], v[DK_PRICES], &dag->prices);
 	if (v[DK_BUDGET])
 		parse_budget(c, k[DK_BUDGET], v[DK_BUDGET], &dag->budget);
+	if (v[DK_CONTAINER_RUNTIME]) {
+		static const char *const rts[] = {"auto", "runc", "crun", "podman", "docker"};
+		int r = pick_name(c, "container_runtime", v[DK_CONTAINER_RUNTIME], rts,
+				  PW_ARRAY_SIZE(rts));
+		if (r >= 0)
+			dag->container_runtime = rts[r];
+	}
+	if (v[DK_CONTAINER_ENV])
+		want_str_list(c, "container_env", v[DK_CONTAINER_ENV], &dag->container_env,
+			      &dag->ncontainer_env,
+			      "write a list of variable names: container_env: [F1_SOURCE]");
 
 	if (!v[DK_TASKS])
 		err_at(c, root, "list the tasks under tasks:", "missing required key 'tasks'");

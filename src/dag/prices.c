@@ -1,5 +1,6 @@
 /* Price files: the `prices` table of a DAG, kept outside any one DAG. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dag/dag_internal.h"
@@ -14,8 +15,8 @@ int pw_prices_load_file(pw_prices *out, const char *path, pw_diags *diags)
 	if (e == -ENOENT)
 		return -2;
 	if (e) {
-		pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0, NULL, "cannot read the price file: %s",
-			     strerror(-e));
+		pw_diags_add(diags, PW_DIAG_ERROR, path, 0, 0, NULL,
+			     "cannot read the price file: %s", strerror(-e));
 		return -1;
 	}
 	if (memchr(buf, '\0', len)) {

@@ -12,6 +12,12 @@ static const char *const event_names[] = {
     [PW_EV_DAG_RUN_END] = "dag_run_end",
     [PW_EV_HOOK] = "run_notice",
     [PW_EV_LINEAGE] = "lineage",
+    [PW_EV_COST_TASK] = "cost.task_compute",
+    [PW_EV_COST_RUN] = "cost.dag_run_total",
+    [PW_EV_BUDGET_WARN] = "budget.warn",
+    [PW_EV_BUDGET_THROTTLE] = "budget.throttle",
+    [PW_EV_BUDGET_STOP] = "budget.stop",
+    [PW_EV_BUDGET_RUN_EXCEEDED] = "budget.run_exceeded",
 };
 
 const char *pw_event_type_name(pw_event_type t)
@@ -117,6 +123,7 @@ void pw_log_observer_event(void *payload, const pw_run_ctx *ctx, const pw_event 
 	case PW_LOG_AUTO:
 		/* Only what a person needs scrolls; the rest is the status line. */
 		if (ev->type == PW_EV_TASK_RETRY || ev->type == PW_EV_HOOK ||
+		    (ev->type >= PW_EV_BUDGET_WARN && ev->type <= PW_EV_BUDGET_RUN_EXCEEDED) ||
 		    (ev->type == PW_EV_TASK_END && ev->state != PW_TS_SUCCESS)) {
 			clear_status(lo);
 			print_text(lo, ev);

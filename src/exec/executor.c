@@ -36,7 +36,9 @@
 #include "exec/spawn.h"
 #include "exec/events.h"
 #include "exec/hooks.h"
+#include "exec/costs.h"
 #include "pitwall/clock.h"
+#include "pitwall/container.h"
 #include "pitwall/provenance.h"
 #include "pitwall/sha256.h"
 #include "pitwall/run.h"
@@ -65,6 +67,13 @@ typedef struct {
 	bool timed_out, cancelled;
 	const char *digest; /* "sha256:..." of the executable (owned by the ctx cache) */
 	char *inputs_json;  /* lineage: the inputs as hashed at start, or NULL */
+	/* The task runs in a container (src/container): cleaned up when the attempt ends. */
+	pw_container_job *ctr;
+	/* Limits and costs (exec/costs.h); NULL and 0 for a task with neither. */
+	pw_limits_attempt *lim;
+	int64_t next_sample;   /* monotonic ms; 0 = not sampled */
+	int64_t cost_estimate; /* micro-units, as of the last sample */
+	bool cost_exceeded;
 } slot;
 
 struct pw_run_ctx {
@@ -95,11 +104,18 @@ struct pw_run_ctx {
 	char seed_str[32];
 	int64_t start_mono;
 
+	pw_exec_costs costs;
+	bool throttled;	   /* the monthly budget lets only critical tasks start */
+	bool cost_stopped; /* budget.max_cost_per_run was crossed */
+	bool used_limits;  /* some attempt had cgroups to clean up */
+
 	/* Executable digests by path: hashing /bin/sh once per run, not per task. */
 	pw_strmap digest_ix;
 	char **digest_keys;
 	char **digest_vals;
 	size_t ndigest, digest_cap;
+
+	pw_container_engine *containers; /* made at the first task with container: */
 };
 
 /* ---- observers ---- */
@@ -123,6 +139,19 @@ static void emit_digest(pw_run_ctx *c, pw_event_type type, const char *level, co
 		c->obs[i].event(c->obs[i].payload, c, &ev);
 }
 
+static int64_t observer_deadline(pw_run_ctx *c)
+{
+	int64_t d = 0;
+	for (size_t i = 0; i < c->nobs; i++) {
+		if (!c->obs[i].deadline)
+			continue;
+		int64_t t = c->obs[i].deadline(c->obs[i].payload);
+		if (t && (!d || t < d))
+			d = t;
+	}
+	return d;
+}
+
 static void flush_observers(pw_run_ctx *c)
 {
 	for (size_t i = 0; i < c->nobs; i++)
@@ -134,11 +163,13 @@ unsigned long long pw_proc_start_time(int pid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
 	buf[n] = '\0';
 	/* The command name may hold spaces and ')': fields start after the last ')'. */
 	char *p = strrchr(buf, ')');
@@ -302,6 +333,30 @@ static slot *slot_add(pw_run_ctx *c)
 
 static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_failure_class cls,
 			  const char *digest, const char *inputs_json);
+static void on_decided(size_t ti, pw_task_state st, void *payload);
+
+/* Text of a JSON object with "key": json added. */
+static char *md_add(char *md, const char *key, const char *json)
+{
+	pw_strbuf sb = PW_STRBUF_INIT;
+	size_t len = strlen(md);
+	pw_strbuf_add(&sb, md, len - 1);
+	pw_strbuf_addf(&sb, "%s\"%s\":%s}", len > 2 ? "," : "", key, json);
+	free(md);
+	return pw_strbuf_detach(&sb);
+}
+
+/* The monthly budget is past throttle_at: a task not marked critical is skipped. */
+static void throttle_skip(pw_run_ctx *c, size_t ti)
+{
+	const pw_task *t = &c->dag->tasks[ti];
+	c->res->tasks[ti].state = PW_TS_SKIPPED;
+	emit(c, PW_EV_TASK_END, "WARNING", t, NULL, PW_TS_SKIPPED,
+	     "skipped: the monthly budget is past throttle_at and the task is not critical",
+	     "{\"status\":\"skipped\",\"attempt\":null,\"attempts\":0,\"exit_code\":null,"
+	     "\"signal\":null,\"duration_ms\":0,\"reason\":\"budget_throttle\"}");
+	pw_plan_finish(&c->plan, ti, PW_TS_SKIPPED, on_decided, c);
+}
 
 static pw_attempt_result *new_attempt(pw_run_ctx *c, size_t ti)
 {
@@ -342,8 +397,9 @@ static char *start_metadata(const pw_task *t, const pw_attempt_result *a, char *
 	pw_strbuf_adds(&sb, "],\"log\":");
 	pw_strbuf_add_json_str(&sb, a->log_path);
 	pw_strbuf_addf(&sb, ",\"timeout_ms\":%" PRId64 ",\"host\":", t->timeout_ms);
-	char host[256] = "";
-	gethostname(host, sizeof(host) - 1);
+	static char host[256];
+	if (!host[0])
+		gethostname(host, sizeof(host) - 1);
 	pw_strbuf_add_json_str(&sb, host);
 	pw_strbuf_addc(&sb, '}');
 	return pw_strbuf_detach(&sb);
@@ -359,9 +415,44 @@ static char *digest_json(const pw_run_ctx *c, const char *const *globs, size_t n
 	return pw_strbuf_detach(&sb);
 }
 
+/*
+ * container: IMAGE: the runtime's command (runc run, podman run) replaces
+ * the task's and runs in the workspace; src/container does the rest.
+ */
+static int container_spec(pw_run_ctx *c, const pw_task *t, const pw_attempt_result *a,
+			  pw_spawn_spec *spec, pw_container_job **job, char *err, size_t errsize)
+{
+	if (!c->containers)
+		c->containers = pw_container_engine_new();
+	int rt = c->opts->container_runtime
+		     ? pw_container_runtime_from_name(c->opts->container_runtime)
+		     : PW_CRT_AUTO;
+	pw_container_request rq = {
+	    .dag = c->dag,
+	    .task = t,
+	    .runtime = rt < 0 ? PW_CRT_AUTO : (pw_container_runtime)rt,
+	    .run_id = c->res->run_id,
+	    .attempt = a->attempt,
+	    .workspace = c->res->workspace,
+	    .argv = spec->argv,
+	    .envp = spec->envp,
+	    .cwd = spec->cwd,
+	};
+	if (pw_container_prepare(c->containers, &rq, job, err, errsize) < 0)
+		return -1;
+	spec->argv = pw_container_job_argv(*job);
+	spec->envp = pw_container_job_envp(*job);
+	spec->cwd = c->res->workspace;
+	return 0;
+}
+
 static void start_task(pw_run_ctx *c, size_t ti)
 {
 	const pw_task *t = &c->dag->tasks[ti];
+	if (c->throttled && !t->critical) {
+		throttle_skip(c, ti);
+		return;
+	}
 	pw_attempt_result *a = new_attempt(c, ti);
 	char attempt_str[16], err[1024] = "";
 	snprintf(attempt_str, sizeof(attempt_str), "%d", a->attempt);
@@ -419,6 +510,8 @@ static void start_task(pw_run_ctx *c, size_t ti)
 	a->start_wall_ms = pw_now_wall_ms();
 	int rc = -1;
 	pw_spawned sp = {.path = NULL};
+	pw_container_job *job = NULL;
+	pw_limits_attempt *lim = NULL;
 	if (bad) {
 		snprintf(err, sizeof(err),
 			 "unknown placeholder '{{ %s }}' (known: dag_id, run_id, task_id, attempt, "
@@ -426,8 +519,22 @@ static void start_task(pw_run_ctx *c, size_t ti)
 			 bad);
 	} else {
 		log_abs = pw_xasprintf("%s/%s", c->res->workspace, a->log_path);
-		pw_spawn_spec spec = {argv, pw_envlist_array(&env), cwd, log_abs};
-		rc = pw_spawn(&spec, &sp, err, sizeof(err));
+		pw_spawn_spec spec = {argv, pw_envlist_array(&env), cwd, log_abs, NULL};
+		rc = t->container ? container_spec(c, t, a, &spec, &job, err, sizeof(err)) : 0;
+		/* A container is limited by its runtime (linux.resources), not by us. */
+		if (rc == 0 && !t->container && pw_exec_task_limited(&c->costs, t)) {
+			pw_limits_request lr;
+			pw_exec_limits_request(t, c->res->run_id, a->attempt, &lr);
+			rc = pw_limits_begin(&lim, &lr, err, sizeof(err));
+			if (rc == 0)
+				spec.wrapper = pw_limits_wrapper(lim);
+		}
+		if (rc == 0)
+			rc = pw_spawn(&spec, &sp, err, sizeof(err));
+		if (rc != 0 && job) {
+			pw_container_job_finish(job, true);
+			job = NULL;
+		}
 	}
 
 	if (rc == 0) {
@@ -441,13 +548,36 @@ static void start_task(pw_run_ctx *c, size_t ti)
 		s->start_mono = pw_now_mono_ms();
 		s->deadline = t->timeout_ms > 0 ? s->start_mono + t->timeout_ms : 0;
 		a->pid = sp.pid;
-		s->digest = exe_digest(c, sp.path);
+		s->ctr = job;
+		s->digest = job ? pw_container_job_digest(job) : exe_digest(c, sp.path);
 		s->inputs_json = inputs_json;
 		inputs_json = NULL;
 		pw_plan_set_running(&c->plan, ti);
 		if ((int)c->nslots > c->res->max_concurrent)
 			c->res->max_concurrent = (int)c->nslots;
 		char *md = start_metadata(t, a, argv, sp.path, s->inputs_json);
+		if (job) {
+			/* Named in the record, so a leftover container can be found by its id. */
+			pw_strbuf cj = PW_STRBUF_INIT;
+			pw_strbuf_adds(&cj, "{\"runtime\":");
+			pw_strbuf_add_json_str(&cj, pw_container_job_runtime(job));
+			pw_strbuf_adds(&cj, ",\"id\":");
+			pw_strbuf_add_json_str(&cj, pw_container_job_id(job));
+			pw_strbuf_adds(&cj, ",\"image\":");
+			pw_strbuf_add_json_str(&cj, t->container);
+			pw_strbuf_addc(&cj, '}');
+			md = md_add(md, "container", cj.buf);
+			pw_strbuf_release(&cj);
+		}
+		if (lim) {
+			s->lim = lim;
+			lim = NULL;
+			c->used_limits = true;
+			pw_limits_started(s->lim, sp.pid);
+			if (pw_exec_task_sampled(&c->costs, t))
+				s->next_sample = s->start_mono + PW_COST_SAMPLE_MS;
+			md = md_add(md, "limits", pw_limits_describe(s->lim));
+		}
 		char msg[256];
 		snprintf(msg, sizeof(msg), "attempt %d started (pid %d)", a->attempt, (int)sp.pid);
 		emit_digest(c, PW_EV_TASK_START, "INFO", t, a, PW_TS_RUNNING, msg, md, s->digest);
@@ -482,6 +612,7 @@ static void start_task(pw_run_ctx *c, size_t ti)
 	free(bad);
 	free(inputs_json);
 	free(sp.path);
+	pw_limits_end(lim);
 	pw_envlist_release(&env);
 }
 
@@ -530,6 +661,17 @@ static char *end_metadata(const pw_attempt_result *a)
 		       "\"duration_ms\":%" PRId64 ",\"max_rss_kb\":%" PRId64
 		       ",\"cpu_user_ms\":%" PRId64 ",\"cpu_sys_ms\":%" PRId64 ",\"pid\":%d,",
 		       a->duration_ms, a->max_rss_kb, a->cpu_user_ms, a->cpu_sys_ms, a->pid);
+	if (a->costed || a->memory_peak_bytes)
+		pw_strbuf_addf(&sb, "\"cpu_ms\":%" PRId64 ",\"memory_peak_bytes\":%" PRId64 ",",
+			       a->cpu_ms, a->memory_peak_bytes);
+	if (a->cpu_throttled_ms > 0)
+		pw_strbuf_addf(&sb, "\"cpu_throttled_ms\":%" PRId64 ",", a->cpu_throttled_ms);
+	if (a->costed) {
+		char amount[40];
+		pw_micros_format(a->cost_micros, amount, sizeof(amount));
+		pw_strbuf_addf(&sb, "\"cost\":\"%s\",\"cost_micros\":%" PRId64 ",", amount,
+			       a->cost_micros);
+	}
 	pw_strbuf_adds(&sb, "\"class\":");
 	if (a->failure_class >= 0)
 		pw_strbuf_add_json_str(&sb, pw_failure_class_name(a->failure_class));
@@ -555,6 +697,10 @@ static void describe_attempt(const pw_attempt_result *a, char *buf, size_t size)
 		snprintf(buf, size, "%s", a->error);
 	else if (a->state == PW_TS_TIMEOUT)
 		snprintf(buf, size, "timed out");
+	else if (a->state == PW_TS_OOM)
+		snprintf(buf, size, "out of memory: killed by the OOM killer at its memory_limit");
+	else if (a->state == PW_TS_COST_EXCEEDED)
+		snprintf(buf, size, "killed at its cost limit");
 	else if (a->signal)
 		snprintf(buf, size, "killed by signal %d (%s)", a->signal, strsignal(a->signal));
 	else if (a->exit_code > 0)
@@ -579,7 +725,8 @@ static void task_finished(pw_run_ctx *c, size_t ti, pw_attempt_result *a, pw_fai
 	char what[512], msg[768];
 	describe_attempt(a, what, sizeof(what));
 
-	bool retry = a->state != PW_TS_SUCCESS && a->state != PW_TS_CANCELLED && !c->stopping &&
+	bool retry = a->state != PW_TS_SUCCESS && a->state != PW_TS_CANCELLED &&
+		     a->state != PW_TS_COST_EXCEEDED && !c->stopping &&
 		     (int)tr->nattempts <= t->retries && should_retry(t, cls, a->exit_code);
 	char *md = end_metadata(a);
 	if (retry) {
@@ -669,9 +816,38 @@ static bool group_empty(pid_t pgid)
 	return kill(-pgid, 0) < 0 && errno == ESRCH;
 }
 
+static void check_run_budget(pw_run_ctx *c, int64_t now);
+
+/* An attempt's cost: recorded (cost.task_compute) and added to the run's. */
+static void charge(pw_run_ctx *c, size_t ti, pw_attempt_result *a, const pw_prices *p,
+		   const char *digest)
+{
+	const pw_task *t = &c->dag->tasks[ti];
+	a->cost_micros =
+	    pw_cost_micros(p, a->cpu_ms * 1000000, a->memory_peak_bytes, a->duration_ms);
+	a->costed = true;
+	c->costs.total += a->cost_micros;
+	c->costs.cpu_ms += a->cpu_ms;
+	c->costs.nattempts++;
+	c->res->costed = true;
+	c->res->cost_micros = c->costs.total;
+	char amount[40], msg[128];
+	pw_micros_format(a->cost_micros, amount, sizeof(amount));
+	snprintf(msg, sizeof(msg), "attempt %d cost %s", a->attempt, amount);
+	char *md = pw_exec_cost_metadata(a, p, t->prices.set ? "task" : c->costs.prices_source);
+	emit_digest(c, PW_EV_COST_TASK, "INFO", t, a, a->state, msg, md, digest);
+	free(md);
+	check_run_budget(c, pw_now_mono_ms());
+}
+
 static void complete_slot(pw_run_ctx *c, size_t idx)
 {
 	slot s = c->slots[idx];
+	/* Whatever the runtime's exit left running goes first, so its output ends too. */
+	if (s.ctr) {
+		bool exited = s.leader_exited && !s.term_sent && WIFEXITED(s.wstatus);
+		pw_container_job_finish(s.ctr, exited && WEXITSTATUS(s.wstatus) < 125);
+	}
 	drain_pipe(&s);
 	slot_close_fds(&s);
 	c->slots[idx] = c->slots[--c->nslots];
@@ -687,13 +863,31 @@ static void complete_slot(pw_run_ctx *c, size_t idx)
 	} else if (WIFSIGNALED(s.wstatus)) {
 		a->signal = WTERMSIG(s.wstatus);
 	}
+	/*
+	 * An OOM kill: the group's OOM counter moved, or (no counter) the task
+	 * died of a SIGKILL we did not send with its memory at the limit.
+	 */
+	pw_limits_usage u, *up = NULL;
+	if (s.lim) {
+		pw_limits_sample(s.lim, &u);
+		up = &u;
+	}
+	int64_t mem_limit = c->dag->tasks[s.task].resources.memory_limit;
+	bool oom = up && (u.oom_kills > 0 ||
+			  (u.oom_kills < 0 && a->signal == SIGKILL && !s.kill_sent &&
+			   (u.mem_failed || (mem_limit > 0 && u.mem_peak >= mem_limit / 10 * 9))));
 	if (s.cancelled) {
 		a->state = PW_TS_CANCELLED;
+	} else if (s.cost_exceeded) {
+		a->state = PW_TS_COST_EXCEEDED;
 	} else if (s.timed_out) {
 		a->state = PW_TS_TIMEOUT;
 		cls = PW_CLASS_NETWORK_TIMEOUT;
 	} else if (WIFEXITED(s.wstatus) && a->exit_code == 0) {
 		a->state = PW_TS_SUCCESS;
+	} else if (oom) {
+		a->state = PW_TS_OOM;
+		cls = PW_CLASS_OUT_OF_MEMORY;
 	} else if (WIFEXITED(s.wstatus)) {
 		a->state = PW_TS_FAILED;
 		cls = classify_exit(a->exit_code);
@@ -704,6 +898,12 @@ static void complete_slot(pw_run_ctx *c, size_t idx)
 	char *log_abs = pw_xasprintf("%s/%s", c->res->workspace, a->log_path);
 	pw_sha256_file(log_abs, a->log_sha256, &a->log_size);
 	free(log_abs);
+	const pw_prices *prices = pw_exec_task_prices(&c->costs, &c->dag->tasks[s.task]);
+	if (s.lim || prices)
+		pw_exec_attempt_usage(a, up);
+	pw_limits_end(s.lim);
+	if (prices)
+		charge(c, s.task, a, prices, s.digest);
 	task_finished(c, s.task, a, cls, s.digest, s.inputs_json);
 	free(s.inputs_json);
 }
@@ -712,6 +912,81 @@ static void send_group(slot *s, int sig)
 {
 	if (kill(-s->pid, sig) < 0 && errno == ESRCH && !s->leader_exited)
 		kill(s->pid, sig);
+	if (s->lim)
+		pw_limits_signal(s->lim, sig); /* what left the group (setsid) is still in here */
+}
+
+/* A cost limit was crossed: the money is spent, so no grace period. */
+static void cost_kill(slot *s, int64_t now)
+{
+	s->cost_exceeded = true;
+	s->term_sent = s->kill_sent = true;
+	s->kill_at = now ? now : 1;
+	s->give_up_at = now + KILL_GIVE_UP_MS;
+	send_group(s, SIGKILL);
+}
+
+/* budget.max_cost_per_run was crossed: kill what runs, start nothing more. */
+static void budget_run_stop(pw_run_ctx *c, int64_t total, int64_t now)
+{
+	if (c->cost_stopped)
+		return;
+	c->cost_stopped = true;
+	c->stopping = true;
+	c->plan.cancelling = true;
+	c->res->cost_exceeded = true;
+	char spent[40], max[40], msg[256];
+	pw_micros_format(total, spent, sizeof(spent));
+	pw_micros_format(c->costs.run_max, max, sizeof(max));
+	snprintf(msg, sizeof(msg),
+		 "run cost %s passed budget.max_cost_per_run %s: killing %zu running task%s, "
+		 "starting no more",
+		 spent, max, c->nslots, c->nslots == 1 ? "" : "s");
+	char md[256];
+	snprintf(md, sizeof(md),
+		 "{\"cost\":\"%s\",\"cost_micros\":%" PRId64 ",\"max_cost_per_run\":\"%s\","
+		 "\"max_cost_per_run_micros\":%" PRId64 "}",
+		 spent, total, max, c->costs.run_max);
+	emit(c, PW_EV_BUDGET_RUN_EXCEEDED, "ERROR", NULL, NULL, PW_TS_COST_EXCEEDED, msg, md);
+	for (size_t i = 0; i < c->nslots; i++)
+		if (!c->slots[i].leader_exited && !c->slots[i].cost_exceeded)
+			cost_kill(&c->slots[i], now);
+}
+
+/* The run's cost so far: finished attempts plus the running ones' last samples. */
+static void check_run_budget(pw_run_ctx *c, int64_t now)
+{
+	if (!c->costs.run_max || c->cost_stopped)
+		return;
+	int64_t total = c->costs.total;
+	for (size_t i = 0; i < c->nslots; i++)
+		if (!c->slots[i].leader_exited)
+			total += c->slots[i].cost_estimate;
+	if (total > c->costs.run_max)
+		budget_run_stop(c, total, now);
+}
+
+/* At least once a second while a task with a cost limit runs. */
+static void sample_slot(pw_run_ctx *c, slot *s, int64_t now)
+{
+	const pw_task *t = &c->dag->tasks[s->task];
+	pw_limits_usage u;
+	pw_limits_sample(s->lim, &u);
+	s->next_sample = now + PW_COST_SAMPLE_MS;
+	s->cost_estimate = pw_cost_micros(pw_exec_task_prices(&c->costs, t), u.cpu_ns, u.mem_peak,
+					  now - s->start_mono);
+	if (t->resources.max_cost_per_run <= 0 || s->cost_exceeded || s->cancelled || s->timed_out)
+		return;
+	int64_t max = pw_amount_micros(t->resources.max_cost_per_run);
+	if (s->cost_estimate <= max)
+		return;
+	char spent[40], lim[40], msg[256];
+	pw_micros_format(s->cost_estimate, spent, sizeof(spent));
+	pw_micros_format(max, lim, sizeof(lim));
+	snprintf(msg, sizeof(msg), "attempt %d: cost %s passed max_cost_per_run %s: killing it",
+		 s->res->attempt, spent, lim);
+	emit(c, PW_EV_HOOK, "WARNING", t, s->res, PW_TS_COST_EXCEEDED, msg, "{}");
+	cost_kill(s, now);
 }
 
 /* Start terminating a slot: SIGTERM now, SIGKILL after the grace period. */
@@ -756,7 +1031,7 @@ static void reap(pw_run_ctx *c)
 
 static void begin_stop(pw_run_ctx *c, int sig, int64_t now)
 {
-	if (c->stopping) {
+	if (c->stopping && c->stop_signal) {
 		/* A second signal: no more grace. */
 		for (size_t i = 0; i < c->nslots; i++) {
 			send_group(&c->slots[i], SIGKILL);
@@ -845,7 +1120,14 @@ static void run_loop(pw_run_ctx *c)
 				next = min_deadline(next, s->kill_at);
 			if (s->leader_exited)
 				next = min_deadline(next, now + DRAIN_CHECK_MS);
+			if (s->next_sample && !s->leader_exited && !s->kill_sent) {
+				if (now >= s->next_sample)
+					sample_slot(c, s, now);
+				next = min_deadline(next, s->next_sample);
+			}
 		}
+		if (c->costs.run_max)
+			check_run_budget(c, now);
 		if (c->nretry)
 			for (size_t i = 0; i < c->dag->ntasks; i++)
 				next = min_deadline(next, c->retry_at[i]);
@@ -866,12 +1148,15 @@ static void run_loop(pw_run_ctx *c)
 				    (struct pollfd){.fd = c->slots[i].pipe_fd, .events = POLLIN};
 			}
 		}
+		flush_observers(c);
+		int64_t od = observer_deadline(c);
+		if (od && (!next || od < next))
+			next = od;
 		int timeout = -1;
 		if (next) {
 			int64_t d = next - now;
 			timeout = d < 0 ? 0 : d > INT_MAX ? INT_MAX : (int)d;
 		}
-		flush_observers(c);
 		int pr = poll(pfds, np, timeout);
 		if (pr < 0 && errno != EINTR)
 			break;
@@ -893,7 +1178,7 @@ static void run_loop(pw_run_ctx *c)
 			slot *s = &c->slots[i];
 			bool finished = false;
 			if (s->leader_exited) {
-				if (group_empty(s->pid))
+				if (group_empty(s->pid) && (!s->lim || pw_limits_empty(s->lim)))
 					finished = true;
 				else if (!s->term_sent)
 					terminate_slot(c, s, now);
@@ -1009,6 +1294,84 @@ static int make_workspace(pw_run_ctx *c, const pw_run_opts *o, char *err, size_t
 	return 0;
 }
 
+/* ---- budget ---- */
+
+/* The month's spend reached stop_at: record why, and run nothing. */
+static void refuse_run(pw_run_ctx *c)
+{
+	const pw_budget *b = &c->dag->budget;
+	char spent[40], monthly[40], msg[512];
+	pw_micros_format(c->costs.month_spent, spent, sizeof(spent));
+	pw_micros_format(pw_amount_micros(b->monthly), monthly, sizeof(monthly));
+	snprintf(msg, sizeof(msg),
+		 "run refused: %s has spent %s of its monthly budget %s in %s (stop_at %g)",
+		 c->dag->dag_id, spent, monthly, c->costs.month, b->stop_at);
+	char *md = pw_exec_budget_metadata(&c->costs, b, NULL);
+	pw_plan_init(&c->plan, c->dag); /* observers may look at it */
+	emit(c, PW_EV_BUDGET_STOP, "ERROR", NULL, NULL, PW_TS_COUNT, msg, md);
+	flush_observers(c);
+	pw_plan_release(&c->plan);
+	free(md);
+	c->res->budget_refused = true;
+	c->res->exit_code = PW_RUN_EXIT_BUDGET;
+	if (!c->opts->workspace) {
+		/* Nothing ran: leave no empty workspace behind. */
+		char *logs = pw_xasprintf("%s/logs", c->res->workspace);
+		rmdir(logs);
+		rmdir(c->res->workspace);
+		free(logs);
+	}
+}
+
+/* After dag_run_start: warnings, and the monthly budget's warn / throttle. */
+static void budget_at_start(pw_run_ctx *c, const char *warnings)
+{
+	for (const char *p = warnings; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = pw_xstrndup(p, len);
+		emit(c, PW_EV_HOOK, "WARNING", NULL, NULL, PW_TS_COUNT, line, "{}");
+		free(line);
+		p = nl ? nl + 1 : p + len;
+	}
+	const pw_budget *b = &c->dag->budget;
+	if (c->costs.level != PW_BUDGET_WARN && c->costs.level != PW_BUDGET_THROTTLE)
+		return;
+	char spent[40], monthly[40], msg[512];
+	pw_micros_format(c->costs.month_spent, spent, sizeof(spent));
+	pw_micros_format(pw_amount_micros(b->monthly), monthly, sizeof(monthly));
+	if (c->costs.level == PW_BUDGET_WARN) {
+		snprintf(msg, sizeof(msg),
+			 "%s has spent %s of its monthly budget %s in %s (warn_at %g)",
+			 c->dag->dag_id, spent, monthly, c->costs.month, b->warn_at);
+		char *md = pw_exec_budget_metadata(&c->costs, b, NULL);
+		emit(c, PW_EV_BUDGET_WARN, "WARNING", NULL, NULL, PW_TS_COUNT, msg, md);
+		free(md);
+		return;
+	}
+	c->throttled = true;
+	pw_strbuf skipped = PW_STRBUF_INIT;
+	pw_strbuf_adds(&skipped, ",\"not_critical\":[");
+	size_t n = 0;
+	for (size_t i = 0; i < c->dag->ntasks; i++) {
+		if (c->dag->tasks[i].critical)
+			continue;
+		if (n++)
+			pw_strbuf_addc(&skipped, ',');
+		pw_strbuf_add_json_str(&skipped, c->dag->tasks[i].task_id);
+	}
+	pw_strbuf_addc(&skipped, ']');
+	snprintf(msg, sizeof(msg),
+		 "%s has spent %s of its monthly budget %s in %s (throttle_at %g): only critical "
+		 "tasks run, %zu task%s will be skipped",
+		 c->dag->dag_id, spent, monthly, c->costs.month, b->throttle_at, n,
+		 n == 1 ? "" : "s");
+	char *md = pw_exec_budget_metadata(&c->costs, b, skipped.buf);
+	emit(c, PW_EV_BUDGET_THROTTLE, "WARNING", NULL, NULL, PW_TS_COUNT, msg, md);
+	free(md);
+	pw_strbuf_release(&skipped);
+}
+
 int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *observers,
 	       size_t nobservers, pw_run_result *result, char *err, size_t errsize)
 {
@@ -1054,6 +1417,14 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	int e = make_workspace(c, o, err, errsize);
 	if (e)
 		return e;
+	pw_strbuf cost_warn = PW_STRBUF_INIT;
+	pw_exec_costs_init(&c->costs, dag, o, &cost_warn);
+	if (c->costs.level == PW_BUDGET_STOP) {
+		refuse_run(c);
+		pw_strbuf_release(&cost_warn);
+		pw_exec_costs_release(&c->costs);
+		return 0;
+	}
 
 	c->max_active = o->max_active > 0 ? o->max_active : dag->max_active_tasks;
 	if (c->max_active <= 0)
@@ -1125,6 +1496,8 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	emit(c, PW_EV_DAG_RUN_START, "INFO", NULL, NULL, PW_TS_RUNNING, msg, md.buf);
 	pw_strbuf_release(&md);
 	free(actor);
+	budget_at_start(c, cost_warn.buf);
+	pw_strbuf_release(&cost_warn);
 
 	if (o->preset) {
 		for (size_t i = 0; i < dag->ntasks; i++) {
@@ -1152,14 +1525,27 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 			failed = true;
 	result->exit_code = c->stop_signal ? 128 + c->stop_signal : failed ? 1 : 0;
 
-	const char *status0 = c->stop_signal ? "cancelled" : failed ? "failed" : "success";
+	const char *status0 = c->stop_signal	? "cancelled"
+			      : c->cost_stopped ? "cost_exceeded"
+			      : failed		? "failed"
+						: "success";
 	if (!c->stop_signal)
 		run_hooks(c, !failed, status0);
 
 	pw_strbuf end = PW_STRBUF_INIT;
-	const char *status = c->stop_signal ? "cancelled" : failed ? "failed" : "success";
+	const char *status = status0;
 	pw_strbuf_addf(&end, "{\"status\":\"%s\",\"duration_ms\":%" PRId64 ",\"exit_code\":%d",
 		       status, result->duration_ms, result->exit_code);
+	if (c->costs.any_prices) {
+		char *cmd = pw_exec_run_cost_metadata(&c->costs, status);
+		char amount[40], cmsg[128];
+		pw_micros_format(c->costs.total, amount, sizeof(amount));
+		snprintf(cmsg, sizeof(cmsg), "run %s cost %s", result->run_id, amount);
+		emit(c, PW_EV_COST_RUN, "INFO", NULL, NULL, PW_TS_COUNT, cmsg, cmd);
+		free(cmd);
+		pw_strbuf_addf(&end, ",\"cost\":\"%s\",\"cost_micros\":%" PRId64, amount,
+			       c->costs.total);
+	}
 	for (int s = PW_TS_SUCCESS; s < PW_TS_COUNT; s++)
 		if (result->counts[s])
 			pw_strbuf_addf(&end, ",\"%s\":%zu", pw_task_state_name(s),
@@ -1173,6 +1559,9 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 
 	/* Anything still in our care (an unkillable straggler) is reaped if it can be. */
 	reap(c);
+	if (c->used_limits)
+		pw_limits_run_done(result->run_id);
+	pw_exec_costs_release(&c->costs);
 	pw_plan_release(&c->plan);
 	close(c->sigfd);
 	c->sigfd = -1;
@@ -1185,11 +1574,12 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	free(c->digest_keys);
 	free(c->digest_vals);
 	pw_strmap_release(&c->digest_ix);
+	pw_container_engine_free(c->containers);
 	pw_envlist_release(&c->base_env);
 	sigaction(SIGPIPE, &old_pipe, NULL);
 	/* A signal that came after the loop must not kill us before the summary. */
 	handle_signals(c, pw_now_mono_ms());
-	if (c->stopping && !result->interrupted_by) {
+	if (c->stop_signal && !result->interrupted_by) {
 		result->interrupted_by = c->stop_signal;
 		result->exit_code = 128 + c->stop_signal;
 	}

@@ -21,7 +21,7 @@ static int run_hook_command(char **argv, pw_envlist *env, const char *cwd, const
 			    char *err, size_t errsize)
 {
 	pw_spawned sp;
-	pw_spawn_spec spec = {argv, pw_envlist_array(env), cwd, log};
+	pw_spawn_spec spec = {argv, pw_envlist_array(env), cwd, log, NULL};
 	if (pw_spawn(&spec, &sp, err, errsize) != 0)
 		return -1;
 	int64_t deadline = pw_now_mono_ms() + HOOK_TIMEOUT_MS;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pitwall/cost.h"
 #include "pitwall/run.h"
 
 void pw_run_print_summary(const pw_dag *dag, const pw_run_result *r, FILE *out)
@@ -37,7 +38,10 @@ void pw_run_print_summary(const pw_dag *dag, const pw_run_result *r, FILE *out)
 	}
 	char dur[32];
 	pw_format_duration(r->duration_ms, dur, sizeof(dur));
-	const char *status = r->interrupted_by ? "cancelled" : r->exit_code ? "failed" : "success";
+	const char *status = r->interrupted_by	? "cancelled"
+			     : r->cost_exceeded ? "cost_exceeded"
+			     : r->exit_code	? "failed"
+						: "success";
 	fprintf(out, "run %s: %s (", r->run_id, status);
 	bool first = true;
 	for (int s = PW_TS_SUCCESS; s < PW_TS_COUNT; s++) {
@@ -47,7 +51,13 @@ void pw_run_print_summary(const pw_dag *dag, const pw_run_result *r, FILE *out)
 			s == PW_TS_SUCCESS ? "succeeded" : pw_task_state_name(s));
 		first = false;
 	}
-	fprintf(out, ") in %s\nworkspace: %s\n", dur, r->workspace);
+	fprintf(out, ") in %s\n", dur);
+	if (r->costed) {
+		char amount[40];
+		pw_micros_format(r->cost_micros, amount, sizeof(amount));
+		fprintf(out, "cost: %s\n", amount);
+	}
+	fprintf(out, "workspace: %s\n", r->workspace);
 }
 
 static json_t *int_or_null(int64_t v, bool present)
@@ -67,8 +77,17 @@ int pw_run_write_json(const pw_dag *dag, const pw_run_result *r, const char *pat
 	json_object_set_new(root, "run_id", json_string(r->run_id));
 	json_object_set_new(root, "logical_date", json_string(r->logical_date));
 	json_object_set_new(root, "seed", json_integer((json_int_t)r->seed));
-	const char *status = r->interrupted_by ? "cancelled" : r->exit_code ? "failed" : "success";
+	const char *status = r->interrupted_by	? "cancelled"
+			     : r->cost_exceeded ? "cost_exceeded"
+			     : r->exit_code	? "failed"
+						: "success";
 	json_object_set_new(root, "status", json_string(status));
+	if (r->costed) {
+		char amount[40];
+		pw_micros_format(r->cost_micros, amount, sizeof(amount));
+		json_object_set_new(root, "cost", json_string(amount));
+		json_object_set_new(root, "cost_micros", json_integer(r->cost_micros));
+	}
 	json_object_set_new(root, "exit_code", json_integer(r->exit_code));
 	json_object_set_new(root, "max_concurrent", json_integer(r->max_concurrent));
 	json_object_set_new(root, "duration_ms", json_integer(r->duration_ms));
@@ -107,6 +126,22 @@ int pw_run_write_json(const pw_dag *dag, const pw_run_result *r, const char *pat
 			json_object_set_new(ja, "log", json_string(a->log_path));
 			json_object_set_new(ja, "duration_ms", json_integer(a->duration_ms));
 			json_object_set_new(ja, "max_rss_kb", json_integer(a->max_rss_kb));
+			json_object_set_new(
+			    ja, "cpu_ms",
+			    json_integer(a->cpu_ms ? a->cpu_ms : a->cpu_user_ms + a->cpu_sys_ms));
+			if (a->memory_peak_bytes)
+				json_object_set_new(ja, "memory_peak_bytes",
+						    json_integer(a->memory_peak_bytes));
+			if (a->cpu_throttled_ms > 0)
+				json_object_set_new(ja, "cpu_throttled_ms",
+						    json_integer(a->cpu_throttled_ms));
+			if (a->costed) {
+				char amount[40];
+				pw_micros_format(a->cost_micros, amount, sizeof(amount));
+				json_object_set_new(ja, "cost", json_string(amount));
+				json_object_set_new(ja, "cost_micros",
+						    json_integer(a->cost_micros));
+			}
 			json_object_set_new(ja, "error", str_or_null(a->error));
 			json_array_append_new(al, ja);
 		}

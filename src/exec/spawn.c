@@ -195,7 +195,21 @@ int pw_spawn(const pw_spawn_spec *spec, pw_spawned *out, char *err, size_t errsi
 					    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
 
 	pid_t pid;
-	int e = posix_spawn(&pid, resolved, &fa, &attr, spec->argv, spec->envp);
+	char **wargv = NULL;
+	if (spec->wrapper) {
+		size_t nw = 0, na = 0;
+		while (spec->wrapper[nw])
+			nw++;
+		while (spec->argv[na])
+			na++;
+		wargv = pw_xcalloc(nw + na + 2, sizeof(*wargv));
+		memcpy(wargv, spec->wrapper, nw * sizeof(*wargv));
+		wargv[nw] = resolved;
+		memcpy(wargv + nw + 1, spec->argv, na * sizeof(*wargv));
+	}
+	int e = wargv ? posix_spawn(&pid, wargv[0], &fa, &attr, wargv, spec->envp)
+		      : posix_spawn(&pid, resolved, &fa, &attr, spec->argv, spec->envp);
+	free(wargv);
 	if (e != 0) {
 		if (e == ENOEXEC)
 			snprintf(err, errsize,

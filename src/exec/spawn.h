@@ -16,6 +16,11 @@ typedef struct {
 	char **envp;
 	const char *cwd;
 	const char *log_path; /* stdout and stderr go through a pipe to here */
+	/*
+	 * NULL, or a program to start instead, NULL-terminated, to which the
+	 * resolved path and argv are appended (the limits shim; see limits.h).
+	 */
+	char *const *wrapper;
 } pw_spawn_spec;
 
 typedef struct {

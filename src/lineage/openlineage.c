@@ -610,7 +610,13 @@ void pw_openlineage_event(void *payload, const pw_run_ctx *ctx, const pw_event *
 		break;
 	case PW_EV_DAG_RUN_END: dag_run_end(ol, ev, md); break;
 	case PW_EV_TASK_QUEUED:
-	case PW_EV_HOOK: break;
+	case PW_EV_HOOK:
+	case PW_EV_COST_TASK:
+	case PW_EV_COST_RUN:
+	case PW_EV_BUDGET_WARN:
+	case PW_EV_BUDGET_THROTTLE:
+	case PW_EV_BUDGET_STOP:
+	case PW_EV_BUDGET_RUN_EXCEEDED: break;
 	}
 	json_decref(md);
 }

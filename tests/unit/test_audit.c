@@ -4,6 +4,7 @@
  * independently, with Python's hashlib), the spool's JSON round trip, and
  * the SQLite backend's chain on a temporary file.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,76 @@ static void golden_row(pw_audit_row *r)
 	pw_audit_row_set(&r->metadata,
 			 "{ \"c\": [true, null, 1.5], \"b\": 1, \"a\": \"\xc3\xa9\\n\" }");
 	snprintf(r->prev_hash, sizeof(r->prev_hash), "%s", PW_AUDIT_GENESIS_HASH);
+}
+
+/* The canonical JSON as jansson writes it: what pw_audit_row_canonical must match. */
+static json_t *str_or_null(const char *v)
+{
+	return v ? json_string(v) : json_null();
+}
+
+static char *reference_canonical(const pw_audit_row *r)
+{
+	json_error_t e;
+	json_t *o = json_object();
+	json_t *meta = json_loads(r->metadata ? r->metadata : "{}", JSON_DECODE_ANY, &e);
+	json_object_set_new(o, "audit_id", json_string(r->audit_id));
+	json_object_set_new(o, "seq", json_integer(r->seq));
+	json_object_set_new(o, "timestamp", json_string(r->timestamp));
+	json_object_set_new(o, "dag_id", str_or_null(r->dag_id));
+	json_object_set_new(o, "dag_run_id", str_or_null(r->dag_run_id));
+	json_object_set_new(o, "task_id", str_or_null(r->task_id));
+	json_object_set_new(o, "event_type", str_or_null(r->event_type));
+	json_object_set_new(o, "actor", str_or_null(r->actor));
+	json_object_set_new(o, "resource", str_or_null(r->resource));
+	json_object_set_new(o, "action", str_or_null(r->action));
+	json_object_set_new(o, "status", str_or_null(r->status));
+	json_object_set_new(o, "metadata", meta);
+	json_object_set_new(o, "git_commit_sha", str_or_null(r->git_commit_sha));
+	json_object_set_new(o, "container_image_digest", str_or_null(r->container_image_digest));
+	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	json_decref(o);
+	return s;
+}
+
+static unsigned long long rng = 88172645463325252ULL;
+static unsigned next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng >> 11);
+}
+
+/* Text that is often valid UTF-8 with escapes and non-ASCII, sometimes not. */
+static char *random_text(void)
+{
+	static const char *const pieces[] = {"a",
+					     "Z",
+					     "0",
+					     " ",
+					     "/",
+					     "\\",
+					     "\"",
+					     "\n",
+					     "\t",
+					     "\x01",
+					     "\x1f",
+					     "\x7f",
+					     "\xc3\xa9",
+					     "\xe2\x82\xac",
+					     "\xf0\x9f\x8f\x81",
+					     "\xed\xa0\x80",
+					     "\xc0\xaf",
+					     "\xff",
+					     "\xe2\x82",
+					     "{}"};
+	pw_strbuf sb = PW_STRBUF_INIT;
+	int n = (int)(next_rand() % 12);
+	pw_strbuf_adds(&sb, "");
+	for (int i = 0; i < n; i++)
+		pw_strbuf_adds(&sb, pieces[next_rand() % PW_ARRAY_SIZE(pieces)]);
+	return pw_strbuf_detach(&sb);
 }
 
 static int count_rows(const pw_audit_row *r, void *payload)
@@ -83,6 +154,47 @@ int main(void)
 	PW_CHECK_INT(pw_audit_canonicalize_metadata(&arr), -1,
 		     "metadata that is not an object is refused");
 	free(arr);
+
+	/* The hand-written canonical JSON is byte for byte jansson's. */
+	int same = 0, tries = 3000;
+	char *first_diff = NULL;
+	for (int i = 0; i < tries; i++) {
+		pw_audit_row x;
+		golden_row(&x);
+		char **fields[] = {&x.dag_id,	      &x.dag_run_id,
+				   &x.task_id,	      &x.event_type,
+				   &x.actor,	      &x.resource,
+				   &x.action,	      &x.status,
+				   &x.git_commit_sha, &x.container_image_digest};
+		for (size_t k = 0; k < PW_ARRAY_SIZE(fields); k++) {
+			free(*fields[k]);
+			*fields[k] = next_rand() % 5 ? random_text() : NULL;
+		}
+		x.seq = (int64_t)next_rand() * (next_rand() % 2 ? 1 : -1);
+		json_t *m = json_object();
+		char *k1 = random_text(), *v1 = random_text();
+		json_object_set_new(m, k1, json_string(v1)); /* dropped when not UTF-8 */
+		json_object_set_new(m, "n", json_real(1.0 / (1 + next_rand() % 7)));
+		json_object_set_new(m, "i", json_integer(next_rand()));
+		free(x.metadata);
+		x.metadata = json_dumps(m, JSON_COMPACT);
+		json_decref(m);
+		free(k1);
+		free(v1);
+		pw_audit_canonicalize_metadata(&x.metadata);
+		char *want = reference_canonical(&x), *got = pw_audit_row_canonical(&x);
+		if (strcmp(want, got) == 0)
+			same++;
+		else if (!first_diff)
+			first_diff = pw_xasprintf("want %s\n#   got  %s", want, got);
+		free(want);
+		free(got);
+		pw_audit_row_release(&x);
+	}
+	PW_CHECK_INT(same, tries, "canonical JSON equals jansson's on %d random rows", tries);
+	if (first_diff)
+		printf("#   %s\n", first_diff);
+	free(first_diff);
 
 	char *line = pw_audit_row_to_json(&r);
 	pw_audit_row back;

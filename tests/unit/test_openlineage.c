@@ -84,7 +84,7 @@ static int run_once(pw_dag *dag, const char *target, const char *ws, size_t *lef
 	pw_run_opts o = PW_RUN_OPTS_INIT;
 	o.workspace = ws;
 	o.log_format = PW_LOG_NONE;
-	pw_run_observer obs = {pw_openlineage_event, ol, pw_openlineage_flush};
+	pw_run_observer obs = {pw_openlineage_event, ol, pw_openlineage_flush, NULL};
 	pw_run_result res;
 	int rc = pw_run_dag(dag, &o, &obs, 1, &res, err, sizeof(err));
 	int code = rc == 0 ? res.exit_code : -1;
