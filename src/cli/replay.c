@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "pitwall/cost.h"
 #include "exec/events.h"
 #include "pitwall/bundle.h"
 #include "pitwall/recorder.h"
@@ -231,6 +232,8 @@ int pw_cmd_replay(int argc, char **argv)
 	char *extra = pw_xasprintf("{\"replay_of\":\"%s\",\"reuse_sources\":%s}", rv.run_id,
 				   reuse_sources ? "true" : "false");
 	o.run_start_extra = extra;
+	o.month_spend = pw_cost_month_spend_cb;
+	o.month_spend_payload = s;
 
 	/* Workspace first, so restored sources land in it before anything runs. */
 	char *ws = o.workspace ? pw_xstrdup(o.workspace)

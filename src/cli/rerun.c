@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "pitwall/cost.h"
 #include "exec/events.h"
 #include "pitwall/plan.h"
 #include "pitwall/recorder.h"
@@ -425,6 +426,8 @@ static int continue_run(cont_opts *co)
 	snprintf(extra, sizeof(extra), "{\"%s\":true,\"execution\":%d}",
 		 co->resume ? "resume" : "rerun", rv.executions + 1);
 	o.run_start_extra = extra;
+	o.month_spend = pw_cost_month_spend_cb;
+	o.month_spend_payload = store;
 
 	pw_dag *use = cur ? cur : dag;
 	pw_recorder rec_obs;

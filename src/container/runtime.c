@@ -37,6 +37,7 @@
 #include "pitwall/audit.h"
 #include "pitwall/util.h"
 
+/* resources.pids_limit, else this: a fork bomb in a container stops here. */
 #define PIDS_LIMIT 4096
 #define HELPER_TIMEOUT_MS 60000
 #define LOAD_TIMEOUT_MS 600000
@@ -581,6 +582,11 @@ static bool in_image(const char *rootfs, const char *cmd, const pw_envlist *env)
 	return ok;
 }
 
+static int64_t pids_limit(const pw_task *t)
+{
+	return t->resources.pids_limit > 0 ? t->resources.pids_limit : PIDS_LIMIT;
+}
+
 static json_t *mount(const char *dest, const char *type, const char *source, const char *opts)
 {
 	json_t *o = json_array();
@@ -662,7 +668,7 @@ static char *bundle_config(const pw_container_request *rq, const image_ent *im, 
 			json_array_append_new(ns, json_pack("{s:s}", "type", nss[i]));
 
 	json_t *res = json_pack("{s:[{s:b, s:s}], s:{s:I}}", "devices", "allow", 0, "access", "rwm",
-				"pids", "limit", (json_int_t)PIDS_LIMIT);
+				"pids", "limit", (json_int_t)pids_limit(t));
 	if (t->resources.memory_limit > 0)
 		json_object_set_new(
 		    res, "memory",
@@ -821,7 +827,7 @@ int pw_container_prepare(pw_container_engine *e, const pw_container_request *rq,
 		job_argf(j, "--network=%s", t->network ? "host" : "none");
 		job_argf(j, "--user=%d:%d", (int)geteuid(), (int)getegid());
 		job_arg(j, "--read-only");
-		job_argf(j, "--pids-limit=%d", PIDS_LIMIT);
+		job_argf(j, "--pids-limit=%" PRId64, pids_limit(t));
 		if (t->resources.memory_limit > 0)
 			job_argf(j, "--memory=%" PRId64 "b", t->resources.memory_limit);
 		if (t->resources.cpu_limit > 0)

@@ -1435,6 +1435,13 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	c->retry_at = pw_xcalloc(dag->ntasks, sizeof(*c->retry_at));
 
 	pw_envlist_from_environ(&c->base_env, environ);
+	/*
+	 * pitwall's own secrets stay with pitwall: the store URL may carry a
+	 * password, the OpenLineage key is a token.  A task that needs them is
+	 * given them explicitly in its env.
+	 */
+	pw_envlist_unset(&c->base_env, "PITWALL_STORE");
+	pw_envlist_unset(&c->base_env, "PITWALL_OPENLINEAGE_API_KEY");
 	pw_envlist_set(&c->base_env, "PITWALL_DAG_ID", dag->dag_id);
 	pw_envlist_set(&c->base_env, "PITWALL_RUN_ID", result->run_id);
 	pw_envlist_set(&c->base_env, "PITWALL_LOGICAL_DATE", result->logical_date);

@@ -55,6 +55,19 @@ void pw_envlist_set(pw_envlist *e, const char *name, const char *value)
 	e->v[e->n++] = kv;
 }
 
+void pw_envlist_unset(pw_envlist *e, const char *name)
+{
+	size_t nl = strlen(name);
+	for (size_t i = 0; i < e->n; i++) {
+		if (strncmp(e->v[i], name, nl) == 0 && e->v[i][nl] == '=') {
+			free(e->v[i]);
+			memmove(e->v + i, e->v + i + 1, (e->n - i - 1) * sizeof(*e->v));
+			e->n--;
+			return;
+		}
+	}
+}
+
 char **pw_envlist_array(pw_envlist *e)
 {
 	PW_GROW(e->v, e->cap, e->n + 1);

@@ -52,6 +52,7 @@ typedef struct {
 void pw_envlist_from_environ(pw_envlist *e, char **environ_);
 void pw_envlist_copy(pw_envlist *e, const pw_envlist *from);
 void pw_envlist_set(pw_envlist *e, const char *name, const char *value);
+void pw_envlist_unset(pw_envlist *e, const char *name);
 /* NULL-terminated view, valid until the next set. */
 char **pw_envlist_array(pw_envlist *e);
 void pw_envlist_release(pw_envlist *e);
