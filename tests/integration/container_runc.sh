@@ -89,5 +89,34 @@ pw_run bypath "$T/dagdir/path.yaml" --container-runtime runc
 check_eq "$(cat "$WS/out.txt" 2>&1)" from-path "container: ./img (a layout beside the DAG) runs"
 ((PW_FAIL == f0)) || pw_show
 
+# The F1 pipeline with every task in its image (dags/f1_data_pipeline_containers.yaml),
+# when the tasks are built and the data is here: the same outputs as without containers.
+F1B=${PW_BUILD_DIR:-}/bin
+F1D=${PW_SHARED_DIR:-$PW_SOURCE_DIR/../shared}/data/f1
+if [[ -x $F1B/f1-ingest && -x $F1B/f1-profiles && -f $F1D/races.csv ]]; then
+	f0=$PW_FAIL
+	built=0
+	for d in ingest validate clean feature split profiles; do
+		pw_cmd image build "$PW_SOURCE_DIR/containers/$d" --from-build "$PW_BUILD_DIR"
+		((RC == 0)) && built=$((built + 1))
+	done
+	check_eq "$built" 6 "the six F1 task images build from containers/"
+	mkdir -p "$T/f1c"
+	cp -r "$F1D" "$T/f1c/source" # a container sees only the workspace
+	F1_SOURCE=csv:$T/f1c/source F1_SEASONS=2021-2023 pw_run f1c \
+		"$PW_SOURCE_DIR/dags/f1_data_pipeline_containers.yaml" --seed 7
+	check_eq "$RC" 0 "the F1 pipeline with every task under runc: exit 0"
+	check_eq "$(rj '[x["task_id"] for x in d["tasks"] if x["status"] != "success"]')" "[]" \
+		"all nine container tasks succeeded"
+	F1_SOURCE=csv:$F1D F1_SEASONS=2021-2023 PATH=$F1B:$PATH pw_run f1p \
+		"$PW_SOURCE_DIR/dags/f1_data_pipeline.yaml" --seed 7
+	for f in raw/lap_times.csv clean/laps.csv features/lap_features.csv splits/train.csv \
+		profiles/driver_profiles.csv; do
+		check "$f: the same bytes in containers as without" cmp -s "$T/f1c/$f" "$T/f1p/$f"
+	done
+	check_eq "$(ctr_left runc)" "" "no container is left after the F1 run"
+	((PW_FAIL == f0)) || pw_show
+fi
+
 ctr_overhead runc
 pw_done

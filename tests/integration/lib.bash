@@ -20,9 +20,15 @@ pw_setup() {
 		local guess=${PW_BUILD_DIR:-}/pitwall
 		[[ -n ${PW_BUILD_DIR:-} && -x $guess ]] && PITWALL=$guess
 	fi
-	if [[ -z ${PITWALL:-} || ! -x ${PITWALL:-} ]]; then
-		echo "# PITWALL is not set or not executable; skipping"
+	if [[ -z ${PITWALL:-} ]]; then
+		echo "# PITWALL is not set; skipping"
 		exit 77
+	fi
+	if [[ ! -x $PITWALL ]]; then
+		# Set by ctest but missing: the build is broken, which is a failure.
+		echo "not ok 1 - pitwall binary $PITWALL is not executable"
+		echo "0 passed, 1 failed"
+		exit 1
 	fi
 	if [[ -z ${PW_HELPERS:-} || ! -d ${PW_HELPERS:-} ]]; then
 		echo "# PW_HELPERS is not set; skipping"
@@ -39,6 +45,12 @@ pw_setup() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/pw-it.XXXXXX")
 	T=$(cd "$T" && pwd -P)
 	mkdir -p "$T/pids"
+	# Each test gets its own state directory (audit store, spool, locks), so
+	# fixed run ids do not collide across tests or repeated ctest runs.
+	if [[ -z ${PW_KEEP_HOME:-} ]]; then
+		export PITWALL_HOME=$T/home
+		mkdir -p "$PITWALL_HOME"
+	fi
 	trap pw_cleanup EXIT
 }
 
