@@ -294,8 +294,9 @@ int pw_cmd_replay(int argc, char **argv)
 	pw_recorder_init(&rec, s, dag, o.actor);
 	pw_log_observer lo;
 	pw_log_observer_init(&lo, o.log_format, stderr);
-	pw_run_observer obs[] = {{pw_log_observer_event, &lo, NULL, NULL},
-				 {pw_recorder_event, &rec, pw_recorder_flush_due, pw_recorder_deadline}};
+	pw_run_observer obs[] = {
+	    {pw_log_observer_event, &lo, NULL, NULL},
+	    {pw_recorder_event, &rec, pw_recorder_flush_due, pw_recorder_deadline}};
 	char rerr[512] = "";
 	printf("replaying run %s as %s (logical date %s, seed %llu)%s\n", rv.run_id, o.run_id,
 	       rv.logical_date ? rv.logical_date : "?", (unsigned long long)rv.seed,

@@ -434,8 +434,9 @@ static int continue_run(cont_opts *co)
 	pw_recorder_init(&rec_obs, store, use, actor);
 	pw_log_observer lo;
 	pw_log_observer_init(&lo, o.log_format, stderr);
-	pw_run_observer obs[] = {{pw_log_observer_event, &lo, NULL, NULL},
-				 {pw_recorder_event, &rec_obs, pw_recorder_flush_due, pw_recorder_deadline}};
+	pw_run_observer obs[] = {
+	    {pw_log_observer_event, &lo, NULL, NULL},
+	    {pw_recorder_event, &rec_obs, pw_recorder_flush_due, pw_recorder_deadline}};
 	pw_run_result res;
 	char rerr[512] = "";
 	if (pw_run_dag(use, &o, obs, PW_ARRAY_SIZE(obs), &res, rerr, sizeof(rerr)) != 0) {

@@ -255,9 +255,11 @@ int pw_cmd_run(int argc, char **argv)
 	pw_run_observer obs[3] = {{pw_log_observer_event, &lo, NULL, NULL}};
 	size_t nobs = 1;
 	if (recording)
-		obs[nobs++] = (pw_run_observer){pw_recorder_event, &rec, pw_recorder_flush_due, pw_recorder_deadline};
+		obs[nobs++] = (pw_run_observer){pw_recorder_event, &rec, pw_recorder_flush_due,
+						pw_recorder_deadline};
 	if (ol)
-		obs[nobs++] = (pw_run_observer){pw_openlineage_event, ol, pw_openlineage_flush, NULL};
+		obs[nobs++] =
+		    (pw_run_observer){pw_openlineage_event, ol, pw_openlineage_flush, NULL};
 	pw_run_result res;
 	char err[512] = "";
 	int rc = pw_run_dag(dag, &o, obs, nobs, &res, err, sizeof(err));
