@@ -48,6 +48,8 @@ void pw_audit_row_init(pw_audit_row *r, const char *dag_id, const char *dag_run_
 		       const char *task_id, const char *event_type);
 void pw_audit_row_set(char **field, const char *value);
 void pw_audit_row_release(pw_audit_row *r);
+/* A deep copy. */
+void pw_audit_row_copy(pw_audit_row *dst, const pw_audit_row *src);
 /* Canonical JSON (sorted keys, compact) of every column but prev_hash and hash. */
 char *pw_audit_row_canonical(const pw_audit_row *r);
 /* hash = sha256(prev_hash || canonical); returns the hex in out. */

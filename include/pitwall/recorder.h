@@ -36,7 +36,4 @@ void pw_recorder_flush(void *payload);
 void pw_recorder_flush_due(void *payload);
 int64_t pw_recorder_deadline(void *payload);
 
-/* user@host of whoever runs pitwall. */
-char *pw_default_actor(void);
-
 #endif

@@ -98,6 +98,9 @@ void pw_format_iso8601_ms(int64_t wall_ms, char *buf, size_t size);
 
 /* Read a whole file; returns 0 or -errno. */
 int pw_read_file(const char *path, char **out, size_t *out_len);
+/* user@host of whoever runs pitwall (the audit's actor for a person). */
+char *pw_default_actor(void);
+
 /* rm -rf (does not follow symlinks); returns 0 or -errno. */
 int pw_rm_rf(const char *path);
 /* Copy a file (mode 0644), creating parent directories; returns 0 or -errno. */

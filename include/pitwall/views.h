@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "pitwall/audit.h"
+#include "pitwall/dag.h"
 
 typedef struct {
 	char *task_id;
@@ -52,6 +53,12 @@ typedef struct {
 void pw_run_view_fold(pw_run_view *v, const pw_audit_row *r);
 /* Seed the task list in the recorded DAG's file order (after folding dag_run_start). */
 void pw_run_view_seed_tasks(pw_run_view *v);
+
+/*
+ * Load the DAG exactly as the run recorded it (its text, under its original
+ * path so {{ dag_dir }} resolves the same).  Diagnostics go to stderr.
+ */
+pw_dag *pw_run_view_recorded_dag(const pw_run_view *v);
 
 /* Returns 0, 1 when the run is not in the store, -1 on error. */
 int pw_run_view_load(pw_audit_store *s, const char *run_id, pw_run_view *out, pw_strbuf *err);

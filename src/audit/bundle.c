@@ -22,20 +22,7 @@ static int collect_rows(const pw_audit_row *r, void *payload)
 {
 	row_vec *rv = payload;
 	PW_GROW(rv->v, rv->cap, rv->n + 1);
-	pw_audit_row *c = &rv->v[rv->n++];
-	*c = *r;
-	c->dag_id = r->dag_id ? pw_xstrdup(r->dag_id) : NULL;
-	c->dag_run_id = r->dag_run_id ? pw_xstrdup(r->dag_run_id) : NULL;
-	c->task_id = r->task_id ? pw_xstrdup(r->task_id) : NULL;
-	c->event_type = r->event_type ? pw_xstrdup(r->event_type) : NULL;
-	c->actor = r->actor ? pw_xstrdup(r->actor) : NULL;
-	c->resource = r->resource ? pw_xstrdup(r->resource) : NULL;
-	c->action = r->action ? pw_xstrdup(r->action) : NULL;
-	c->status = r->status ? pw_xstrdup(r->status) : NULL;
-	c->metadata = r->metadata ? pw_xstrdup(r->metadata) : NULL;
-	c->git_commit_sha = r->git_commit_sha ? pw_xstrdup(r->git_commit_sha) : NULL;
-	c->container_image_digest =
-	    r->container_image_digest ? pw_xstrdup(r->container_image_digest) : NULL;
+	pw_audit_row_copy(&rv->v[rv->n++], r);
 	return 0;
 }
 

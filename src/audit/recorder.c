@@ -9,14 +9,6 @@
 #include "pitwall/recorder.h"
 #include "pitwall/sha256.h"
 
-char *pw_default_actor(void)
-{
-	char host[256] = "localhost";
-	gethostname(host, sizeof(host) - 1);
-	struct passwd *pw = getpwuid(getuid());
-	return pw_xasprintf("%s@%s", pw ? pw->pw_name : "unknown", host);
-}
-
 void pw_recorder_init(pw_recorder *r, pw_audit_store *store, const pw_dag *dag, const char *actor)
 {
 	memset(r, 0, sizeof(*r));

@@ -309,3 +309,21 @@ int pw_audit_row_from_json(pw_audit_row *r, const char *line)
 	}
 	return 0;
 }
+
+void pw_audit_row_copy(pw_audit_row *dst, const pw_audit_row *src)
+{
+	*dst = *src;
+	char **fields[] = {&dst->dag_id,
+			   &dst->dag_run_id,
+			   &dst->task_id,
+			   &dst->event_type,
+			   &dst->actor,
+			   &dst->resource,
+			   &dst->action,
+			   &dst->status,
+			   &dst->metadata,
+			   &dst->git_commit_sha,
+			   &dst->container_image_digest};
+	for (size_t i = 0; i < PW_ARRAY_SIZE(fields); i++)
+		*fields[i] = *fields[i] ? pw_xstrdup(*fields[i]) : NULL;
+}

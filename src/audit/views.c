@@ -129,6 +129,21 @@ void pw_run_view_seed_tasks(pw_run_view *v)
 	pw_diags_release(&d);
 }
 
+pw_dag *pw_run_view_recorded_dag(const pw_run_view *v)
+{
+	pw_dag *dag = NULL;
+	pw_diags d = PW_DIAGS_INIT;
+	if (!v->dag_text)
+		return NULL;
+	if (pw_dag_load_buffer(&dag, v->dag_file ? v->dag_file : "recorded.yaml", v->dag_text,
+			       strlen(v->dag_text), &d) != 0) {
+		pw_diags_print(&d, stderr);
+		dag = NULL;
+	}
+	pw_diags_release(&d);
+	return dag;
+}
+
 bool pw_run_view_orphaned(const pw_run_view *v)
 {
 	if (!v->pid)

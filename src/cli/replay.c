@@ -29,10 +29,7 @@ static int keep_row(const pw_audit_row *r, void *payload)
 {
 	rows_t *rs = payload;
 	PW_GROW(rs->v, rs->cap, rs->n + 1);
-	pw_audit_row *c = &rs->v[rs->n++];
-	char *line = pw_audit_row_to_json(r);
-	pw_audit_row_from_json(c, line);
-	free(line);
+	pw_audit_row_copy(&rs->v[rs->n++], r);
 	return 0;
 }
 
@@ -189,15 +186,10 @@ int pw_cmd_replay(int argc, char **argv)
 		rc = PW_EXIT_FAILED;
 		goto out;
 	}
-	pw_diags d = PW_DIAGS_INIT;
-	if (pw_dag_load_buffer(&dag, rv.dag_file ? rv.dag_file : "recorded.yaml", rv.dag_text,
-			       strlen(rv.dag_text), &d) != 0) {
-		pw_diags_print(&d, stderr);
-		pw_diags_release(&d);
+	if (!(dag = pw_run_view_recorded_dag(&rv))) {
 		rc = PW_EXIT_INVALID;
 		goto out;
 	}
-	pw_diags_release(&d);
 
 	if (o.run_id && pw_audit_run_exists(s, o.run_id)) {
 		fprintf(stderr, "pitwall replay: run id '%s' is already recorded in %s\n", o.run_id,

@@ -190,16 +190,11 @@ static int continue_run(cont_opts *co)
 		rc = PW_EXIT_SOFTWARE;
 		goto out;
 	}
-	pw_diags d = PW_DIAGS_INIT;
-	if (pw_dag_load_buffer(&dag, rv.dag_file ? rv.dag_file : "recorded.yaml", rv.dag_text,
-			       strlen(rv.dag_text), &d) != 0) {
-		pw_diags_print(&d, stderr);
-		pw_diags_release(&d);
+	if (!(dag = pw_run_view_recorded_dag(&rv))) {
 		fprintf(stderr, "pitwall %s: the recorded DAG text no longer loads\n", cmd);
 		rc = PW_EXIT_INVALID;
 		goto out;
 	}
-	pw_diags_release(&d);
 
 	size_t n = dag->ntasks;
 	sel = pw_xcalloc(n, sizeof(*sel));

@@ -208,18 +208,7 @@ static void emit(pw_run_ctx *c, pw_event_type type, const char *level, const pw_
 		 const pw_attempt_result *att, pw_task_state state, const char *message,
 		 const char *metadata)
 {
-	pw_event ev = {
-	    .type = type,
-	    .wall_ms = pw_now_wall_ms(),
-	    .level = level,
-	    .task = task,
-	    .message = message,
-	    .metadata_json = metadata ? metadata : "{}",
-	    .attempt = att,
-	    .state = state,
-	};
-	for (size_t i = 0; i < c->nobs; i++)
-		c->obs[i].event(c->obs[i].payload, c, &ev);
+	emit_digest(c, type, level, task, att, state, message, metadata, NULL);
 }
 
 const pw_dag *pw_run_ctx_dag(const pw_run_ctx *ctx)
@@ -1237,14 +1226,6 @@ static void run_hooks(pw_run_ctx *c, bool success, const char *status)
 
 /* ---- setup ---- */
 
-static char *default_actor(void)
-{
-	char host[256] = "localhost";
-	gethostname(host, sizeof(host) - 1);
-	struct passwd *pw = getpwuid(getuid());
-	return pw_xasprintf("%s@%s", pw ? pw->pw_name : "unknown", host);
-}
-
 static int make_workspace(pw_run_ctx *c, const pw_run_opts *o, char *err, size_t errsize)
 {
 	pw_run_result *r = c->res;
@@ -1462,7 +1443,7 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	pw_plan_init(&c->plan, dag);
-	char *actor = o->actor ? pw_xstrdup(o->actor) : default_actor();
+	char *actor = o->actor ? pw_xstrdup(o->actor) : pw_default_actor();
 	pw_strbuf md = PW_STRBUF_INIT;
 	pw_strbuf_adds(&md, "{\"dag_id\":");
 	pw_strbuf_add_json_str(&md, dag->dag_id);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,4 +521,12 @@ int pw_copy_file(const char *from, const char *to)
 	if (close(out) < 0 && !rc)
 		rc = -errno;
 	return rc;
+}
+
+char *pw_default_actor(void)
+{
+	char host[256] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	struct passwd *pw = getpwuid(getuid());
+	return pw_xasprintf("%s@%s", pw ? pw->pw_name : "unknown", host);
 }
