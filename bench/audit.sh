@@ -140,7 +140,7 @@ for line in open(res):
     elif f[0] == "run":
         runs.setdefault(f[1], []).append(float(f[3]))
 print("Audit append throughput: %s rows per measurement (canonical JSON + sha256 chain +" % n)
-print("insert; one transaction per batch, as the recorder commits once per loop iteration)")
+print("insert; one transaction per batch; the recorder commits every 50 ms or 512 rows)")
 print("%-12s %6s %9s %11s" % ("store", "batch", "seconds", "events/s"))
 for a in appends:
     print("%-12s %6d %9.3f %11.0f" % (a["store"], a["batch"], a["seconds"], a["events_per_s"]))

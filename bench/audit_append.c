@@ -1,7 +1,7 @@
 /*
  * audit_append STORE N BATCH: append N task_end-like rows to the audit store
  * STORE (a SQLite path or a PostgreSQL URL), BATCH rows per append (one
- * transaction each, as the recorder does once per loop iteration), and
+ * transaction each; the recorder commits every 50 ms or 512 rows), and
  * print one line: "STORE N BATCH SECONDS EVENTS_PER_SECOND".  The time
  * covers what pitwall does per event: canonical JSON, sha256 chain, insert
  * and commit.  Built by bench/audit.sh against the build's

@@ -103,6 +103,23 @@ typedef struct {
 	pw_loc loc;
 } pw_budget;
 
+/*
+ * The top-level slurm: block (docs/slurm.md): where slurmrestd is and how to
+ * talk to it, and the defaults of the tasks that run there.  Environment
+ * variables (PITWALL_SLURM_URL, SLURM_JWT, ...) are applied when a run
+ * connects, not here.
+ */
+typedef struct {
+	bool set;
+	const char *url;	 /* http://host:6820, https://..., unix:/path.sock; NULL = unset */
+	const char *api_version; /* "v0.0.38" (default) */
+	const char *jwt_file;	 /* a file holding the token; NULL = unset */
+	const char *user;	 /* X-SLURM-USER-NAME; NULL = the token's owner (our user) */
+	const char *partition, *account, *qos, *constraint;
+	int64_t poll_interval_ms; /* the slowest status poll; 0 = default (1 s) */
+	pw_loc loc;
+} pw_slurm_config;
+
 /* A dependency edge as written, resolved to a task index by validation. */
 typedef struct {
 	const char *name;
@@ -148,7 +165,12 @@ typedef struct {
 	pw_prices prices;      /* the task's own; unset = the DAG's */
 	bool critical;	       /* still runs when the monthly budget throttles */
 	const char *container; /* image reference, or NULL */
-	const char *executor;  /* "local" (default), "container", "slurm" */
+	const char *executor;  /* "local" (default), "container", "slurm"; resolved with the DAG's */
+	/* Slurm (executor: slurm): the task's own, else the DAG's slurm: block; NULL = none. */
+	const char *partition;
+	const char *account;
+	const char *qos;
+	const char *constraint;
 	bool source;	       /* fetches from outside the workspace */
 	bool network;	       /* container: share the host's network (default: none) */
 
@@ -197,6 +219,8 @@ typedef struct {
 	pw_kv *env;
 	size_t nenv;
 
+	const char *executor;	       /* default of tasks without container: local, slurm */
+	pw_slurm_config slurm;
 	const char *container_runtime; /* runc, crun, podman, docker, auto; NULL = auto */
 	const char **container_env;    /* host variables passed into containers */
 	size_t ncontainer_env;

@@ -25,6 +25,16 @@ typedef enum {
 	PW_LOG_NONE,
 } pw_log_format;
 
+/*
+ * A cluster job a resumed run takes over instead of starting the task: it
+ * is tracked as the task's attempt until it ends (pw_slurm_adoptions).
+ */
+typedef struct {
+	size_t task;	/* index into the DAG's tasks */
+	int attempt;	/* the attempt the job is (attempt_base must be attempt - 1) */
+	int64_t job_id; /* its Slurm job */
+} pw_run_adopt;
+
 typedef struct {
 	int max_active;		/* 0 = the DAG's max_active_tasks */
 	const char *workspace;	/* NULL = runs/<dag_id>/<run_id> */
@@ -58,6 +68,9 @@ typedef struct {
 	 */
 	int (*month_spend)(void *payload, const char *dag_id, int64_t wall_ms, int64_t *out_micros);
 	void *month_spend_payload;
+	/* Resume: Slurm jobs still known to slurmctld, re-attached rather than resubmitted. */
+	const pw_run_adopt *adopt;
+	size_t nadopt;
 } pw_run_opts;
 
 #define PW_RUN_OPTS_INIT                                                                           \
@@ -85,6 +98,9 @@ typedef struct {
 	int64_t log_size;
 	char log_sha256[65]; /* of the log once the attempt ended */
 	char *error;	     /* exec failure and the like; NULL otherwise */
+	/* executor: slurm: the job as task_end records it ({"job_id":..}), else NULL. */
+	char *slurm_json;
+	char *resource; /* what the attempt's audit rows are about ("slurm:job/42"); NULL = its log */
 } pw_attempt_result;
 
 typedef struct {

@@ -23,6 +23,7 @@ typedef struct {
 	char *log_sha256; /* recorded when that attempt ended */
 	int pid;	  /* of the running attempt */
 	unsigned long long pid_start;
+	int64_t slurm_job; /* the running attempt's Slurm job (executor: slurm); 0 = none */
 	int64_t last_seq;
 } pw_task_view;
 

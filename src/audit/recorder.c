@@ -158,6 +158,8 @@ void pw_recorder_event(void *payload, const pw_run_ctx *ctx, const pw_event *ev)
 	/* resource: what the event is about (the DAG file, the task's log). */
 	if (ev->type == PW_EV_DAG_RUN_START || ev->type == PW_EV_DAG_RUN_END)
 		pw_audit_row_set(&row->resource, dag->path);
+	else if (ev->attempt && ev->attempt->resource)
+		pw_audit_row_set(&row->resource, ev->attempt->resource);
 	else if (ev->attempt && ev->attempt->log_path)
 		pw_audit_row_set(&row->resource, ev->attempt->log_path);
 

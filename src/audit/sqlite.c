@@ -252,11 +252,10 @@ int pw_audit_sqlite_open(pw_audit_store *s, const char *path, pw_strbuf *err)
 	char *msg = NULL;
 	/*
 	 * WAL with synchronous=NORMAL: a commit is a write to the WAL, not an
-	 * fsync, so batching per loop iteration keeps the audit off the
+	 * fsync, so the recorder's batches (every 50 ms) keep the audit off the
 	 * scheduler's critical path; a power loss can lose the last commits,
 	 * never corrupt the file.  The fsyncs come with checkpoints: one per
-	 * 10,000 WAL pages (40 MB) instead of SQLite's 1,000 cuts them tenfold
-	 * (a 10,000-task run appends ~75,000 pages).
+	 * 10,000 WAL pages (40 MB) instead of SQLite's 1,000 cuts them tenfold.
 	 */
 	if (sqlite3_exec(q->db,
 			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "

@@ -55,6 +55,7 @@ static void apply_end(pw_task_view *t, json_t *m, const char *status, bool final
 	}
 	set(&t->state, final ? status : "retry_wait");
 	t->pid = 0;
+	t->slurm_job = 0;
 }
 
 static int fold_row(const pw_audit_row *r, void *payload)
@@ -97,6 +98,8 @@ static int fold_row(const pw_audit_row *r, void *payload)
 			t->pid = (int)json_integer_value(json_object_get(m, "pid"));
 			t->pid_start =
 			    (unsigned long long)json_integer_value(json_object_get(m, "pid_start"));
+			t->slurm_job = (int64_t)json_integer_value(
+			    json_object_get(json_object_get(m, "slurm"), "job_id"));
 			if (jstr(m, "log"))
 				set(&t->log, jstr(m, "log"));
 		} else if (strcmp(ev, "task_retry") == 0) {

@@ -53,6 +53,8 @@ pw_audit_store *pw_cli_open_store(const char *cmd, const char *url);
 int pw_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Load a DAG, printing every diagnostic to stderr.  NULL when invalid. */
 pw_dag *pw_cli_load(const char *path);
+/* The DAG text of text_file, loaded as if it were the file at path. */
+pw_dag *pw_cli_load_as(const char *path, const char *text_file);
 /* Whether argv[*i] is option `name` (long or short); consumes its value into *val. */
 bool pw_cli_opt(int argc, char **argv, int *i, const char *s, const char *l, const char **val);
 bool pw_cli_flag(char **argv, int i, const char *s, const char *l);

@@ -43,6 +43,11 @@ static const pw_cli_command commands[] = {
      "                            .pitwall/audit.db under PITWALL_HOME or here)\n"
      "  --no-store                do not record the run in the audit store\n"
      "  --actor NAME              who started the run (default user@host)\n"
+     "  --scheduled               for a crontab line: run the newest slot of the\n"
+     "                            DAG's schedule once (a lock per DAG; a slot that\n"
+     "                            already ran is not run again; actor scheduler)\n"
+     "  --definition SNAPSHOT     run the DAG text in SNAPSHOT as if it were FILE\n"
+     "                            (the scheduler passes the version it validated)\n"
      "  --openlineage URL         send OpenLineage events to an http(s) URL or to\n"
      "                            file:PATH (default: PITWALL_OPENLINEAGE)\n"
      "\n"
@@ -208,6 +213,24 @@ bool pw_cli_opt(int argc, char **argv, int *i, const char *s, const char *l, con
 	}
 	*val = argv[++(*i)];
 	return true;
+}
+
+pw_dag *pw_cli_load_as(const char *path, const char *text_file)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int e = pw_read_file(text_file, &text, &len);
+	if (e) {
+		fprintf(stderr, "%s: error: cannot read %s: %s\n", path, text_file, strerror(-e));
+		return NULL;
+	}
+	pw_diags d = PW_DIAGS_INIT;
+	pw_dag *dag = NULL;
+	int rc = pw_dag_load_buffer(&dag, path, text, len, &d);
+	free(text);
+	pw_diags_print(&d, stderr);
+	pw_diags_release(&d);
+	return rc == 0 ? dag : NULL;
 }
 
 pw_dag *pw_cli_load(const char *path)

@@ -26,6 +26,7 @@
 #include "pitwall/recorder.h"
 #include "pitwall/run.h"
 #include "pitwall/sha256.h"
+#include "pitwall/slurm.h"
 #include "pitwall/views.h"
 
 static pw_task_state state_from_name(const char *name)
@@ -162,6 +163,8 @@ static int continue_run(cont_opts *co)
 	int *base = NULL;
 	json_t *outputs = json_object();
 	char *actor = co->o.actor ? pw_xstrdup(co->o.actor) : pw_default_actor();
+	pw_run_adopt *adopt = NULL;
+	size_t nadopt = 0;
 
 	int lr = pw_run_view_load(store, co->run_id, &rv, &err);
 	if (lr != 0) {
@@ -209,6 +212,17 @@ static int continue_run(cont_opts *co)
 
 	if (co->resume) {
 		kill_leftovers(&rv, store, actor);
+		/* A Slurm job is not a leftover: it is taken over, not killed. */
+		char aerr[1024];
+		if (pw_slurm_adoptions(dag, &rv, &adopt, &nadopt, stderr, aerr, sizeof(aerr)) < 0) {
+			fprintf(stderr, "pitwall resume: %s\n  hint: resume once slurmrestd answers\n",
+				aerr);
+			rc = PW_EXIT_FAILED;
+			free(rec);
+			goto out;
+		}
+		for (size_t k = 0; k < nadopt; k++)
+			base[adopt[k].task] = adopt[k].attempt - 1;
 		for (size_t i = 0; i < n; i++)
 			sel[i] = !pw_task_state_terminal(rec[i]);
 	} else if (co->from) {
@@ -423,6 +437,8 @@ static int continue_run(cont_opts *co)
 	o.run_start_extra = extra;
 	o.month_spend = pw_cost_month_spend_cb;
 	o.month_spend_payload = store;
+	o.adopt = adopt;
+	o.nadopt = nadopt;
 
 	pw_dag *use = cur ? cur : dag;
 	pw_recorder rec_obs;
@@ -449,6 +465,7 @@ static int continue_run(cont_opts *co)
 	pw_recorder_release(&rec_obs);
 out:
 	json_decref(outputs);
+	free(adopt);
 	free(sel);
 	free(preset);
 	free(base);

@@ -26,6 +26,30 @@
  * its run is not run again.  Returns an exit code to stop with, or -1 to
  * go on with o filled in.
  */
+/*
+ * An explicit run id is claimed for the whole run, so that two processes
+ * given the same id cannot both pass the "already recorded?" check: an
+ * advisory lock with a PostgreSQL store, else flock in the state directory.
+ */
+static int claim_run_id(pw_audit_store *store, const char *run_id, int *fd)
+{
+	char *name = pw_xasprintf("run:%s", run_id);
+	int pl = pw_audit_pg_try_lock(store, name);
+	free(name);
+	if (pl >= 0)
+		return pl == 1 ? 0 : -1;
+	char *dir = pw_state_dir();
+	char *locks = pw_xasprintf("%s/locks", dir);
+	pw_mkdir_p(locks, 0755);
+	char *path = pw_xasprintf("%s/run-%s.lock", locks, run_id);
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int rc = *fd >= 0 && flock(*fd, LOCK_EX | LOCK_NB) == 0 ? 0 : -1;
+	free(path);
+	free(locks);
+	free(dir);
+	return rc;
+}
+
 static int scheduled_slot(pw_dag *dag, pw_audit_store *store, const char *file, pw_run_opts *o,
 			  char **run_id, int *lock_fd)
 {
@@ -88,7 +112,7 @@ static int scheduled_slot(pw_dag *dag, pw_audit_store *store, const char *file, 
 int pw_cmd_run(int argc, char **argv)
 {
 	pw_run_opts o = PW_RUN_OPTS_INIT;
-	const char *file = NULL, *v, *store_url = NULL;
+	const char *file = NULL, *v, *store_url = NULL, *definition = NULL;
 	bool scheduled = false;
 	const char *ol_target = NULL; /* --openlineage */
 	bool quiet = false, no_store = false;
@@ -144,6 +168,10 @@ int pw_cmd_run(int argc, char **argv)
 			if (!v || !*v)
 				return pw_cli_usage_error("run", "--store needs a URL or path");
 			store_url = v;
+		} else if (pw_cli_opt(argc, argv, &i, NULL, "--definition", &v)) {
+			if (!v || !*v)
+				return pw_cli_usage_error("run", "--definition needs a file");
+			definition = v;
 		} else if (pw_cli_flag(argv, i, NULL, "--scheduled")) {
 			scheduled = true;
 		} else if (pw_cli_flag(argv, i, NULL, "--no-store")) {
@@ -185,9 +213,9 @@ int pw_cmd_run(int argc, char **argv)
 		return pw_cli_usage_error(
 		    "run", "--scheduled computes the run id and logical date itself");
 	char *sched_run_id = NULL;
-	int lock_fd = -1;
+	int lock_fd = -1, lock_fd2 = -1;
 
-	pw_dag *dag = pw_cli_load(file);
+	pw_dag *dag = definition ? pw_cli_load_as(file, definition) : pw_cli_load(file);
 	if (!dag)
 		return PW_EXIT_INVALID;
 
@@ -230,6 +258,18 @@ int pw_cmd_run(int argc, char **argv)
 					close(lock_fd);
 				return src;
 			}
+		}
+		if (o.run_id && claim_run_id(store, o.run_id, &lock_fd2) != 0) {
+			fprintf(stderr,
+				"pitwall run: run id '%s' is in use by another pitwall process "
+				"right now\n",
+				o.run_id);
+			pw_audit_close(store);
+			pw_dag_free(dag);
+			free(sched_run_id);
+			if (lock_fd >= 0)
+				close(lock_fd);
+			return PW_EXIT_USAGE;
 		}
 		if (o.run_id && !scheduled && pw_audit_run_exists(store, o.run_id)) {
 			fprintf(
@@ -310,5 +350,7 @@ int pw_cmd_run(int argc, char **argv)
 	free(sched_run_id);
 	if (lock_fd >= 0)
 		close(lock_fd);
+	if (lock_fd2 >= 0)
+		close(lock_fd2);
 	return code;
 }

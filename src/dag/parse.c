@@ -527,7 +527,10 @@ enum {
 	TK_NETWORK,
 	TK_CRITICAL,
 	TK_PRICES,
-	TK_COUNT_READ,
+	TK_PARTITION,
+	TK_ACCOUNT,
+	TK_QOS,
+	TK_CONSTRAINT,
 };
 
 static const struct keydef task_keys[] = {
@@ -555,11 +558,10 @@ static const struct keydef task_keys[] = {
     [TK_NETWORK] = {"network", false},
     [TK_CRITICAL] = {"critical", false},
     [TK_PRICES] = {"prices", false},
-    /* Read by later features (cluster runner). */
-    {"partition", true},
-    {"account", true},
-    {"qos", true},
-    {"constraint", true},
+    [TK_PARTITION] = {"partition", false},
+    [TK_ACCOUNT] = {"account", false},
+    [TK_QOS] = {"qos", false},
+    [TK_CONSTRAINT] = {"constraint", false},
 };
 #define NTASK_KEYS PW_ARRAY_SIZE(task_keys)
 
@@ -588,6 +590,8 @@ enum {
 	DK_BUDGET,
 	DK_CONTAINER_RUNTIME,
 	DK_CONTAINER_ENV,
+	DK_EXECUTOR,
+	DK_SLURM,
 };
 
 static const struct keydef dag_keys[] = {
@@ -615,9 +619,8 @@ static const struct keydef dag_keys[] = {
     [DK_BUDGET] = {"budget", false},
     [DK_CONTAINER_RUNTIME] = {"container_runtime", false},
     [DK_CONTAINER_ENV] = {"container_env", false},
-    /* Read by a later feature (the cluster runner). */
-    {"executor", true},
-    {"slurm", true},
+    [DK_EXECUTOR] = {"executor", false},
+    [DK_SLURM] = {"slurm", false},
 };
 #define NDAG_KEYS PW_ARRAY_SIZE(dag_keys)
 
@@ -644,6 +647,30 @@ static const struct keydef resource_keys[] = {
     [RS_PIDS] = {"pids_limit", false},
 };
 #define NRESOURCE_KEYS PW_ARRAY_SIZE(resource_keys)
+
+enum {
+	SL_URL,
+	SL_API_VERSION,
+	SL_JWT_FILE,
+	SL_USER,
+	SL_PARTITION,
+	SL_ACCOUNT,
+	SL_QOS,
+	SL_CONSTRAINT,
+	SL_POLL_INTERVAL
+};
+static const struct keydef slurm_keys[] = {
+    [SL_URL] = {"url", false},
+    [SL_API_VERSION] = {"api_version", false},
+    [SL_JWT_FILE] = {"jwt_file", false},
+    [SL_USER] = {"user", false},
+    [SL_PARTITION] = {"partition", false},
+    [SL_ACCOUNT] = {"account", false},
+    [SL_QOS] = {"qos", false},
+    [SL_CONSTRAINT] = {"constraint", false},
+    [SL_POLL_INTERVAL] = {"poll_interval", false},
+};
+#define NSLURM_KEYS PW_ARRAY_SIZE(slurm_keys)
 
 enum { HK_ACTION, HK_CHANNELS, HK_MESSAGE, HK_COMMAND, HK_SHELL };
 static const struct keydef hook_keys[] = {
@@ -1124,6 +1151,76 @@ static void parse_hook(struct cx *c, const char *what, const ynode *v, pw_hook *
 		       "%s: action 'notify' needs channels", what);
 }
 
+/* A non-empty string without control characters (a name sent to a scheduler). */
+static const char *want_name(struct cx *c, const char *what, const ynode *v)
+{
+	const char *s = want_string(c, what, v);
+	if (!s)
+		return NULL;
+	bool ok = *s != '\0';
+	for (const char *p = s; ok && *p; p++)
+		ok = (unsigned char)*p >= 0x20 && *p != 0x7f;
+	if (!ok) {
+		err_at(c, v, "remove the key for none", "%s must be a non-empty single-line string",
+		       what);
+		return NULL;
+	}
+	return s;
+}
+
+/* slurm: {url: http://127.0.0.1:6820, api_version: v0.0.38, partition: batch, ...} */
+static void parse_slurm(struct cx *c, const ynode *key, const ynode *v, pw_slurm_config *sc)
+{
+	const ynode *d = yderef(v);
+	sc->loc = loc_of(key);
+	if (pw_ynode_is_null(d))
+		return;
+	if (d->kind != YN_MAP) {
+		err_at(c, v, "write slurm: {url: http://127.0.0.1:6820, partition: batch}",
+		       "slurm: expected a mapping, got %s", pw_ynode_type_name(d));
+		return;
+	}
+	sc->set = true;
+	const ynode *k[NSLURM_KEYS], *val[NSLURM_KEYS];
+	collect(c, d, slurm_keys, NSLURM_KEYS, k, val, " in slurm", NULL, false);
+	const char **dst[] = {[SL_URL] = &sc->url,
+			      [SL_API_VERSION] = &sc->api_version,
+			      [SL_JWT_FILE] = &sc->jwt_file,
+			      [SL_USER] = &sc->user,
+			      [SL_PARTITION] = &sc->partition,
+			      [SL_ACCOUNT] = &sc->account,
+			      [SL_QOS] = &sc->qos,
+			      [SL_CONSTRAINT] = &sc->constraint};
+	for (int i = SL_URL; i <= SL_CONSTRAINT; i++) {
+		if (!val[i])
+			continue;
+		char *w = pw_arena_sprintf(c->tmp, "slurm.%s", slurm_keys[i].name);
+		*dst[i] = want_name(c, w, val[i]);
+	}
+	if (sc->url && strncmp(sc->url, "http://", 7) && strncmp(sc->url, "https://", 8) &&
+	    strncmp(sc->url, "unix:/", 6)) {
+		err_at(c, val[SL_URL],
+		       "slurmrestd's address: http://HOST:PORT, https://HOST:PORT or "
+		       "unix:/path/to/slurmrestd.socket",
+		       "slurm.url '%s' is not an http(s) URL or a unix socket", sc->url);
+		sc->url = NULL;
+	}
+	if (sc->api_version) {
+		const char *p = sc->api_version;
+		bool ok = p[0] == 'v' && isdigit((unsigned char)p[1]);
+		for (p++; ok && *p; p++)
+			ok = isdigit((unsigned char)*p) || *p == '.';
+		if (!ok) {
+			err_at(c, val[SL_API_VERSION], "e.g. v0.0.38 (Slurm 22.05)",
+			       "slurm.api_version '%s' is not an OpenAPI version", sc->api_version);
+			sc->api_version = NULL;
+		}
+	}
+	if (val[SL_POLL_INTERVAL])
+		want_duration(c, "slurm.poll_interval", val[SL_POLL_INTERVAL], DUR_POSITIVE,
+			      &sc->poll_interval_ms);
+}
+
 /* ---- tasks ---- */
 
 static void parse_deps(struct cx *c, pw_task *t, const ynode *req, const ynode *opt)
@@ -1346,7 +1443,8 @@ static bool parse_task(struct cx *c, const ynode *node, pw_task *t, size_t index
 		else
 			t->container = s;
 	}
-	t->executor = "local";
+	/* Unset: resolved with the DAG's executor (resolve_task_defaults). */
+	t->executor = NULL;
 	if (v[TK_EXECUTOR]) {
 		static const char *const execs[] = {"local", "container", "slurm"};
 		int e = pick_name(c, "executor", v[TK_EXECUTOR], execs, PW_ARRAY_SIZE(execs));
@@ -1355,7 +1453,16 @@ static bool parse_task(struct cx *c, const ynode *node, pw_task *t, size_t index
 		if (e >= 0 && !strcmp(t->executor, "container") && !t->container)
 			err_at(c, v[TK_EXECUTOR], "add container: IMAGE to the task",
 			       "task '%s' uses executor 'container' but names no container", tid);
+		if (e >= 0 && !strcmp(t->executor, "slurm") && t->container)
+			err_at(c, v[TK_EXECUTOR],
+			       "remove container: (a Slurm job runs the command on the node as it "
+			       "is) or use executor: container",
+			       "task '%s' uses executor 'slurm' and names a container", tid);
 	}
+	const char **slurm_dst[] = {&t->partition, &t->account, &t->qos, &t->constraint};
+	for (int i = TK_PARTITION; i <= TK_CONSTRAINT; i++)
+		if (v[i])
+			*slurm_dst[i - TK_PARTITION] = want_name(c, task_keys[i].name, v[i]);
 	if (v[TK_SOURCE])
 		want_bool(c, "source", v[TK_SOURCE], &t->source);
 	if (v[TK_NETWORK])
@@ -1412,6 +1519,20 @@ static void resolve_task_defaults(pw_dag *dag)
 {
 	for (size_t i = 0; i < dag->ntasks; i++) {
 		pw_task *t = &dag->tasks[i];
+		/* A task with a container runs it here unless it says otherwise. */
+		if (!t->executor)
+			t->executor = !t->container && dag->executor ? dag->executor : "local";
+		if (!strcmp(t->executor, "slurm")) {
+			const pw_slurm_config *sc = &dag->slurm;
+			if (!t->partition)
+				t->partition = sc->partition;
+			if (!t->account)
+				t->account = sc->account;
+			if (!t->qos)
+				t->qos = sc->qos;
+			if (!t->constraint)
+				t->constraint = sc->constraint;
+		}
 		if (t->timeout_ms < 0)
 			t->timeout_ms = dag->default_timeout_ms > 0 ? dag->default_timeout_ms : 0;
 		if (t->retries < 0)
@@ -1488,11 +1609,19 @@ static void parse_top(struct cx *c, const ynode *root)
 		parse_schedule(c, v[DK_SCHEDULE]);
 	if (v[DK_TIMEZONE]) {
 		const char *s = want_string(c, "timezone", v[DK_TIMEZONE]);
+		pw_tz *tz = NULL;
 		if (s && !valid_tz_name(s))
 			err_at(c, v[DK_TIMEZONE], "use a zone name such as Europe/London or UTC",
 			       "timezone '%s' is not a time zone name", s);
+		else if (s && !(tz = pw_tz_load(s)))
+			err_at(
+			    c, v[DK_TIMEZONE],
+			    "use an IANA name such as Europe/London (the names are the files under "
+			    "/usr/share/zoneinfo; install tzdata if it is empty)",
+			    "unknown time zone '%s'", s);
 		else
 			dag->timezone = s;
+		pw_tz_free(tz);
 	}
 	if (v[DK_DEFAULT_TIMEOUT])
 		want_duration(c, "default_timeout", v[DK_DEFAULT_TIMEOUT], DUR_POSITIVE,
@@ -1577,6 +1706,15 @@ static void parse_top(struct cx *c, const ynode *root)
 		want_str_list(c, "container_env", v[DK_CONTAINER_ENV], &dag->container_env,
 			      &dag->ncontainer_env,
 			      "write a list of variable names: container_env: [F1_SOURCE]");
+	if (v[DK_EXECUTOR]) {
+		/* A container is a task's own matter: the DAG's default is where the rest run. */
+		static const char *const execs[] = {"local", "slurm"};
+		int e = pick_name(c, "executor", v[DK_EXECUTOR], execs, PW_ARRAY_SIZE(execs));
+		if (e >= 0)
+			dag->executor = execs[e];
+	}
+	if (v[DK_SLURM])
+		parse_slurm(c, k[DK_SLURM], v[DK_SLURM], &dag->slurm);
 
 	if (!v[DK_TASKS])
 		err_at(c, root, "list the tasks under tasks:", "missing required key 'tasks'");

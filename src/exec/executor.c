@@ -41,6 +41,7 @@
 #include "pitwall/container.h"
 #include "pitwall/provenance.h"
 #include "pitwall/sha256.h"
+#include "pitwall/slurm.h"
 #include "pitwall/run.h"
 
 extern char **environ;
@@ -74,6 +75,11 @@ typedef struct {
 	int64_t next_sample;   /* monotonic ms; 0 = not sampled */
 	int64_t cost_estimate; /* micro-units, as of the last sample */
 	bool cost_exceeded;
+	/*
+	 * executor: slurm: the attempt is a Slurm job (no pid, no pipe).
+	 * leader_exited means the job reached a final state in a listing.
+	 */
+	pw_slurm_job *sj;
 } slot;
 
 struct pw_run_ctx {
@@ -116,6 +122,13 @@ struct pw_run_ctx {
 	size_t ndigest, digest_cap;
 
 	pw_container_engine *containers; /* made at the first task with container: */
+
+	/* slurmrestd, opened at the first Slurm task; one listing per tick for all jobs. */
+	pw_slurm *slurm;
+	char *slurm_error; /* why it could not be opened (every Slurm attempt fails with it) */
+	int64_t slurm_next_poll, slurm_delay;
+	char *slurm_poll_error; /* the last listing's failure, reported once */
+	int64_t *adopt_job;	/* per task: a job to re-attach instead of submitting; 0 = none */
 };
 
 /* ---- observers ---- */
@@ -435,6 +448,55 @@ static int container_spec(pw_run_ctx *c, const pw_task *t, const pw_attempt_resu
 	return 0;
 }
 
+/* The next listing no later than PW_SLURM_POLL_MIN_MS from now: something just happened. */
+static void slurm_poll_soon(pw_run_ctx *c)
+{
+	int64_t at = pw_now_mono_ms() + PW_SLURM_POLL_MIN_MS;
+	c->slurm_delay = PW_SLURM_POLL_MIN_MS;
+	if (!c->slurm_next_poll || at < c->slurm_next_poll)
+		c->slurm_next_poll = at;
+}
+
+/*
+ * executor: slurm: submit the attempt as a job (src/slurm), or re-attach to
+ * the job a resume handed over (*cls PW_CLASS_COUNT then).  On failure *cls
+ * is the class of the attempt that could not start: resource_unavailable
+ * (retried) when slurmrestd could not be reached, else invalid_configuration.
+ */
+static int slurm_start(pw_run_ctx *c, size_t ti, pw_attempt_result *a, const pw_spawn_spec *spec,
+		       pw_slurm_job **out, pw_failure_class *cls, char *err, size_t errsize)
+{
+	const pw_task *t = &c->dag->tasks[ti];
+	if (!c->slurm && !c->slurm_error) {
+		char e[1024];
+		if (pw_slurm_open(&c->slurm, &c->dag->slurm, e, sizeof(e)) < 0)
+			c->slurm_error = pw_xstrdup(e);
+	}
+	if (!c->slurm) {
+		snprintf(err, errsize, "%s", c->slurm_error);
+		return -1;
+	}
+	int64_t id = c->adopt_job ? c->adopt_job[ti] : 0;
+	if (id) {
+		c->adopt_job[ti] = 0; /* a retry is a new job */
+		*cls = PW_CLASS_COUNT;
+	} else {
+		pw_slurm_submit_req rq = {c->dag, t,	      c->res->run_id, a->attempt,
+					  spec->argv, spec->envp, spec->cwd,	  spec->log_path};
+		bool transient = false;
+		if (pw_slurm_submit(c->slurm, &rq, &id, &transient, err, errsize) < 0) {
+			if (transient)
+				*cls = PW_CLASS_RESOURCE_UNAVAILABLE;
+			return -1;
+		}
+	}
+	*out = pw_xmalloc(sizeof(**out));
+	pw_slurm_job_init(*out, id);
+	a->resource = pw_xasprintf("slurm:job/%" PRId64, id);
+	slurm_poll_soon(c);
+	return 0;
+}
+
 static void start_task(pw_run_ctx *c, size_t ti)
 {
 	const pw_task *t = &c->dag->tasks[ti];
@@ -501,6 +563,9 @@ static void start_task(pw_run_ctx *c, size_t ti)
 	pw_spawned sp = {.path = NULL};
 	pw_container_job *job = NULL;
 	pw_limits_attempt *lim = NULL;
+	bool remote = !strcmp(t->executor, "slurm");
+	pw_slurm_job *sj = NULL;
+	pw_failure_class start_cls = PW_CLASS_INVALID_CONFIGURATION;
 	if (bad) {
 		snprintf(err, sizeof(err),
 			 "unknown placeholder '{{ %s }}' (known: dag_id, run_id, task_id, attempt, "
@@ -510,15 +575,17 @@ static void start_task(pw_run_ctx *c, size_t ti)
 		log_abs = pw_xasprintf("%s/%s", c->res->workspace, a->log_path);
 		pw_spawn_spec spec = {argv, pw_envlist_array(&env), cwd, log_abs, NULL};
 		rc = t->container ? container_spec(c, t, a, &spec, &job, err, sizeof(err)) : 0;
-		/* A container is limited by its runtime (linux.resources), not by us. */
-		if (rc == 0 && !t->container && pw_exec_task_limited(&c->costs, t)) {
+		/* A container is limited by its runtime (linux.resources), a Slurm job by Slurm. */
+		if (rc == 0 && !t->container && !remote && pw_exec_task_limited(&c->costs, t)) {
 			pw_limits_request lr;
 			pw_exec_limits_request(t, c->res->run_id, a->attempt, &lr);
 			rc = pw_limits_begin(&lim, &lr, err, sizeof(err));
 			if (rc == 0)
 				spec.wrapper = pw_limits_wrapper(lim);
 		}
-		if (rc == 0)
+		if (rc == 0 && remote)
+			rc = slurm_start(c, ti, a, &spec, &sj, &start_cls, err, sizeof(err));
+		else if (rc == 0)
 			rc = pw_spawn(&spec, &sp, err, sizeof(err));
 		if (rc != 0 && job) {
 			pw_container_job_finish(job, true);
@@ -539,6 +606,10 @@ static void start_task(pw_run_ctx *c, size_t ti)
 		a->pid = sp.pid;
 		s->ctr = job;
 		s->digest = job ? pw_container_job_digest(job) : exe_digest(c, sp.path);
+		if (sj) {
+			s->pidfd = s->pipe_fd = s->log_fd = -1;
+			s->sj = sj;
+		}
 		s->inputs_json = inputs_json;
 		inputs_json = NULL;
 		pw_plan_set_running(&c->plan, ti);
@@ -569,6 +640,16 @@ static void start_task(pw_run_ctx *c, size_t ti)
 		}
 		char msg[256];
 		snprintf(msg, sizeof(msg), "attempt %d started (pid %d)", a->attempt, (int)sp.pid);
+		if (sj) {
+			char *jj = pw_slurm_job_json(sj);
+			md = md_add(md, "slurm", jj);
+			free(jj);
+			if (start_cls == PW_CLASS_COUNT) /* re-attached by a resume */
+				md = md_add(md, "adopted", "true");
+			snprintf(msg, sizeof(msg), "attempt %d %s Slurm job %" PRId64, a->attempt,
+				 start_cls == PW_CLASS_COUNT ? "re-attached to" : "submitted as",
+				 sj->job_id);
+		}
 		emit_digest(c, PW_EV_TASK_START, "INFO", t, a, PW_TS_RUNNING, msg, md, s->digest);
 		free(md);
 	} else {
@@ -590,7 +671,7 @@ static void start_task(pw_run_ctx *c, size_t ti)
 		free(md);
 		a->state = PW_TS_FAILED;
 		a->duration_ms = 0;
-		task_finished(c, ti, a, PW_CLASS_INVALID_CONFIGURATION, NULL, NULL);
+		task_finished(c, ti, a, start_cls, NULL, NULL);
 	}
 
 	for (size_t i = 0; argv && i < argc; i++)
@@ -676,6 +757,10 @@ static char *end_metadata(const pw_attempt_result *a)
 		pw_strbuf_add_json_str(&sb, a->error);
 	else
 		pw_strbuf_adds(&sb, "null");
+	if (a->slurm_json) {
+		pw_strbuf_adds(&sb, ",\"slurm\":");
+		pw_strbuf_adds(&sb, a->slurm_json);
+	}
 	pw_strbuf_addc(&sb, '}');
 	return pw_strbuf_detach(&sb);
 }
@@ -846,8 +931,19 @@ static void complete_slot(pw_run_ctx *c, size_t idx)
 	a->max_rss_kb = s.ru.ru_maxrss;
 	a->cpu_user_ms = (int64_t)s.ru.ru_utime.tv_sec * 1000 + s.ru.ru_utime.tv_usec / 1000;
 	a->cpu_sys_ms = (int64_t)s.ru.ru_stime.tv_sec * 1000 + s.ru.ru_stime.tv_usec / 1000;
-	pw_failure_class cls = PW_CLASS_ERROR;
-	if (WIFEXITED(s.wstatus)) {
+	pw_failure_class cls = PW_CLASS_ERROR, job_cls = PW_CLASS_ERROR;
+	pw_task_state job_state = PW_TS_FAILED;
+	char why[256] = "";
+	if (s.sj) {
+		/* The job's own account of how it ended (src/slurm maps its states). */
+		a->exit_code = s.sj->exit_code;
+		a->signal = s.sj->signal;
+		if (s.sj->terminal)
+			job_state = pw_slurm_outcome(s.sj, &job_cls, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "Slurm job %" PRId64 " did not end after scancel",
+				 s.sj->job_id);
+	} else if (WIFEXITED(s.wstatus)) {
 		a->exit_code = WEXITSTATUS(s.wstatus);
 	} else if (WIFSIGNALED(s.wstatus)) {
 		a->signal = WTERMSIG(s.wstatus);
@@ -872,6 +968,11 @@ static void complete_slot(pw_run_ctx *c, size_t idx)
 	} else if (s.timed_out) {
 		a->state = PW_TS_TIMEOUT;
 		cls = PW_CLASS_NETWORK_TIMEOUT;
+	} else if (s.sj) {
+		a->state = job_state;
+		cls = job_cls == PW_CLASS_COUNT ? classify_exit(a->exit_code) : job_cls;
+		if (why[0])
+			a->error = pw_xstrdup(why);
 	} else if (WIFEXITED(s.wstatus) && a->exit_code == 0) {
 		a->state = PW_TS_SUCCESS;
 	} else if (oom) {
@@ -888,8 +989,15 @@ static void complete_slot(pw_run_ctx *c, size_t idx)
 	pw_sha256_file(log_abs, a->log_sha256, &a->log_size);
 	free(log_abs);
 	const pw_prices *prices = pw_exec_task_prices(&c->costs, &c->dag->tasks[s.task]);
-	if (s.lim || prices)
+	if (s.sj) {
+		if (s.sj->terminal)
+			pw_slurm_accounting(c->slurm, s.sj);
+		pw_slurm_attempt_usage(s.sj, a);
+		a->slurm_json = pw_slurm_job_json(s.sj);
+		free(s.sj);
+	} else if (s.lim || prices) {
 		pw_exec_attempt_usage(a, up);
+	}
 	pw_limits_end(s.lim);
 	if (prices)
 		charge(c, s.task, a, prices, s.digest);
@@ -897,8 +1005,19 @@ static void complete_slot(pw_run_ctx *c, size_t idx)
 	free(s.inputs_json);
 }
 
-static void send_group(slot *s, int sig)
+static void send_group(pw_run_ctx *c, slot *s, int sig)
 {
+	if (s->sj) {
+		/* scancel: Slurm's own SIGTERM, KillWait, SIGKILL; a SIGKILL only hurries it. */
+		char err[1024];
+		if (!s->leader_exited &&
+		    pw_slurm_cancel(c->slurm, s->sj->job_id, sig == SIGKILL ? SIGKILL : 0, err,
+				    sizeof(err)) < 0)
+			emit(c, PW_EV_HOOK, "WARNING", &c->dag->tasks[s->task], s->res,
+			     PW_TS_RUNNING, err, "{}");
+		slurm_poll_soon(c);
+		return;
+	}
 	if (kill(-s->pid, sig) < 0 && errno == ESRCH && !s->leader_exited)
 		kill(s->pid, sig);
 	if (s->lim)
@@ -906,13 +1025,13 @@ static void send_group(slot *s, int sig)
 }
 
 /* A cost limit was crossed: the money is spent, so no grace period. */
-static void cost_kill(slot *s, int64_t now)
+static void cost_kill(pw_run_ctx *c, slot *s, int64_t now)
 {
 	s->cost_exceeded = true;
 	s->term_sent = s->kill_sent = true;
 	s->kill_at = now ? now : 1;
 	s->give_up_at = now + KILL_GIVE_UP_MS;
-	send_group(s, SIGKILL);
+	send_group(c, s, SIGKILL);
 }
 
 /* budget.max_cost_per_run was crossed: kill what runs, start nothing more. */
@@ -939,7 +1058,7 @@ static void budget_run_stop(pw_run_ctx *c, int64_t total, int64_t now)
 	emit(c, PW_EV_BUDGET_RUN_EXCEEDED, "ERROR", NULL, NULL, PW_TS_COST_EXCEEDED, msg, md);
 	for (size_t i = 0; i < c->nslots; i++)
 		if (!c->slots[i].leader_exited && !c->slots[i].cost_exceeded)
-			cost_kill(&c->slots[i], now);
+			cost_kill(c, &c->slots[i], now);
 }
 
 /* The run's cost so far: finished attempts plus the running ones' last samples. */
@@ -975,7 +1094,7 @@ static void sample_slot(pw_run_ctx *c, slot *s, int64_t now)
 	snprintf(msg, sizeof(msg), "attempt %d: cost %s passed max_cost_per_run %s: killing it",
 		 s->res->attempt, spent, lim);
 	emit(c, PW_EV_HOOK, "WARNING", t, s->res, PW_TS_COST_EXCEEDED, msg, "{}");
-	cost_kill(s, now);
+	cost_kill(c, s, now);
 }
 
 /* Start terminating a slot: SIGTERM now, SIGKILL after the grace period. */
@@ -984,7 +1103,7 @@ static void terminate_slot(pw_run_ctx *c, slot *s, int64_t now)
 	if (s->term_sent)
 		return;
 	s->term_sent = true;
-	send_group(s, SIGTERM);
+	send_group(c, s, SIGTERM);
 	s->kill_at = now + c->kill_grace_ms;
 	if (s->kill_at == 0)
 		s->kill_at = 1;
@@ -1023,7 +1142,7 @@ static void begin_stop(pw_run_ctx *c, int sig, int64_t now)
 	if (c->stopping && c->stop_signal) {
 		/* A second signal: no more grace. */
 		for (size_t i = 0; i < c->nslots; i++) {
-			send_group(&c->slots[i], SIGKILL);
+			send_group(c, &c->slots[i], SIGKILL);
 			c->slots[i].kill_sent = true;
 		}
 		return;
@@ -1058,6 +1177,68 @@ static int64_t min_deadline(int64_t a, int64_t b)
 	if (!b)
 		return a;
 	return a < b ? a : b;
+}
+
+/*
+ * One listing for every Slurm job: jobs that reached a final state end
+ * their attempts (leader_exited), a job that starts running is recorded
+ * with its nodes.  The next listing comes PW_SLURM_POLL_MIN_MS after a
+ * change, then ever later (doubling) up to slurm.poll_interval.
+ */
+static void slurm_tick(pw_run_ctx *c, int64_t now)
+{
+	pw_slurm_job **jobs = pw_xmalloc((c->nslots + 1) * sizeof(*jobs));
+	char(*was)[32] = pw_xmalloc((c->nslots + 1) * sizeof(*was));
+	size_t n = 0;
+	for (size_t i = 0; i < c->nslots; i++) {
+		if (c->slots[i].sj && !c->slots[i].leader_exited) {
+			memcpy(was[n], c->slots[i].sj->state, sizeof(was[n]));
+			jobs[n++] = c->slots[i].sj;
+		}
+	}
+	c->slurm_next_poll = 0;
+	if (!n || !c->slurm)
+		goto out;
+	bool changed = false;
+	char err[1024];
+	if (pw_slurm_refresh(c->slurm, jobs, n, &changed, err, sizeof(err)) < 0) {
+		if (!c->slurm_poll_error || strcmp(c->slurm_poll_error, err) != 0)
+			emit(c, PW_EV_HOOK, "WARNING", NULL, NULL, PW_TS_RUNNING, err, "{}");
+		free(c->slurm_poll_error);
+		c->slurm_poll_error = pw_xstrdup(err);
+	} else if (c->slurm_poll_error) {
+		free(c->slurm_poll_error);
+		c->slurm_poll_error = NULL;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < c->nslots && k < n; i++) {
+		slot *s = &c->slots[i];
+		if (!s->sj || s->leader_exited)
+			continue;
+		const char *before = was[k++];
+		if (!strcmp(s->sj->state, "RUNNING") && strcmp(before, "RUNNING") != 0) {
+			char msg[384], *jj = pw_slurm_job_json(s->sj), *md = pw_xasprintf("{}");
+			md = md_add(md, "slurm", jj);
+			snprintf(msg, sizeof(msg), "Slurm job %" PRId64 " running on %s",
+				 s->sj->job_id, s->sj->nodes);
+			emit(c, PW_EV_HOOK, "INFO", &c->dag->tasks[s->task], s->res,
+			     PW_TS_RUNNING, msg, md);
+			free(jj);
+			free(md);
+		}
+		if (s->sj->terminal)
+			s->leader_exited = true;
+	}
+	int64_t interval = pw_slurm_poll_interval(c->slurm);
+	c->slurm_delay = changed ? PW_SLURM_POLL_MIN_MS : c->slurm_delay * 2;
+	if (c->slurm_delay < PW_SLURM_POLL_MIN_MS)
+		c->slurm_delay = PW_SLURM_POLL_MIN_MS;
+	if (c->slurm_delay > interval)
+		c->slurm_delay = interval;
+	c->slurm_next_poll = now + c->slurm_delay;
+out:
+	free(jobs);
+	free(was);
 }
 
 static void run_loop(pw_run_ctx *c)
@@ -1101,8 +1282,10 @@ static void run_loop(pw_run_ctx *c)
 			}
 			if (s->kill_at && now >= s->kill_at && !s->kill_sent) {
 				s->kill_sent = true;
-				send_group(s, SIGKILL);
+				send_group(c, s, SIGKILL);
 			}
+			if (s->sj && s->kill_sent && !s->leader_exited)
+				next = min_deadline(next, s->give_up_at);
 			if (!s->leader_exited && !s->timed_out && !s->cancelled)
 				next = min_deadline(next, s->deadline);
 			if (!s->kill_sent)
@@ -1120,6 +1303,7 @@ static void run_loop(pw_run_ctx *c)
 		if (c->nretry)
 			for (size_t i = 0; i < c->dag->ntasks; i++)
 				next = min_deadline(next, c->retry_at[i]);
+		next = min_deadline(next, c->slurm_next_poll);
 
 		PW_GROW(pfds, pcap, 1 + 2 * c->nslots);
 		PW_GROW(pslot, pscap, 1 + 2 * c->nslots);
@@ -1154,6 +1338,8 @@ static void run_loop(pw_run_ctx *c)
 		if (pfds[0].revents)
 			handle_signals(c, now);
 		reap(c);
+		if (c->slurm_next_poll && now >= c->slurm_next_poll)
+			slurm_tick(c, now);
 		for (size_t i = 1; i < np && pr > 0; i++)
 			if (pfds[i].revents && pslot[i] < c->nslots &&
 			    pfds[i].fd == c->slots[pslot[i]].pipe_fd)
@@ -1166,7 +1352,10 @@ static void run_loop(pw_run_ctx *c)
 		for (size_t i = 0; i < c->nslots;) {
 			slot *s = &c->slots[i];
 			bool finished = false;
-			if (s->leader_exited) {
+			if (s->sj) {
+				/* A job that will not end after scancel is given up on. */
+				finished = s->leader_exited || (s->kill_sent && now >= s->give_up_at);
+			} else if (s->leader_exited) {
 				if (group_empty(s->pid) && (!s->lim || pw_limits_empty(s->lim)))
 					finished = true;
 				else if (!s->term_sent)
@@ -1423,6 +1612,13 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	 */
 	pw_envlist_unset(&c->base_env, "PITWALL_STORE");
 	pw_envlist_unset(&c->base_env, "PITWALL_OPENLINEAGE_API_KEY");
+	pw_envlist_unset(&c->base_env, "SLURM_JWT");
+	if (o->nadopt) {
+		c->adopt_job = pw_xcalloc(dag->ntasks, sizeof(*c->adopt_job));
+		for (size_t i = 0; i < o->nadopt; i++)
+			if (o->adopt[i].task < dag->ntasks)
+				c->adopt_job[o->adopt[i].task] = o->adopt[i].job_id;
+	}
 	pw_envlist_set(&c->base_env, "PITWALL_DAG_ID", dag->dag_id);
 	pw_envlist_set(&c->base_env, "PITWALL_RUN_ID", result->run_id);
 	pw_envlist_set(&c->base_env, "PITWALL_LOGICAL_DATE", result->logical_date);
@@ -1563,6 +1759,10 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	free(c->digest_vals);
 	pw_strmap_release(&c->digest_ix);
 	pw_container_engine_free(c->containers);
+	pw_slurm_close(c->slurm);
+	free(c->slurm_error);
+	free(c->slurm_poll_error);
+	free(c->adopt_job);
 	pw_envlist_release(&c->base_env);
 	sigaction(SIGPIPE, &old_pipe, NULL);
 	/* A signal that came after the loop must not kill us before the summary. */
@@ -1581,6 +1781,8 @@ void pw_run_result_release(pw_run_result *r)
 		for (size_t j = 0; j < r->tasks[i].nattempts; j++) {
 			free(r->tasks[i].attempts[j].log_path);
 			free(r->tasks[i].attempts[j].error);
+			free(r->tasks[i].attempts[j].slurm_json);
+			free(r->tasks[i].attempts[j].resource);
 		}
 		free(r->tasks[i].attempts);
 	}

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -35,6 +36,7 @@
 #include "pitwall/clock.h"
 #include "pitwall/run.h"
 #include "pitwall/scheduler.h"
+#include "pitwall/sha256.h"
 #include "pitwall/views.h"
 
 extern char **environ;
@@ -196,7 +198,9 @@ typedef struct {
 	int64_t mtime_ns;
 	off_t size;
 	bool seen;
-	pw_dag *dag; /* the last valid version */
+	pw_dag *dag;	/* the last valid version */
+	char *snapshot; /* its text, saved: runs start from what was checked */
+	bool dup;	/* another file has the same dag_id; not scheduled */
 	pw_cron cron;
 	pw_tz *tz;
 	bool scheduled;
@@ -240,6 +244,8 @@ static void log_line(sched *s, const char *fmt, ...)
 
 static void sdag_drop_version(sdag *d)
 {
+	free(d->snapshot);
+	d->snapshot = NULL;
 	pw_dag_free(d->dag);
 	pw_tz_free(d->tz);
 	d->dag = NULL;
@@ -286,6 +292,26 @@ static void load_version(sched *s, sdag *d)
 	}
 	sdag_drop_version(d);
 	d->dag = dag;
+	/*
+	 * Runs read this snapshot, not the file: an edit that turns the file
+	 * invalid (or one made between a fire and its run) never changes what
+	 * a fire runs.
+	 */
+	char hex[65];
+	pw_sha256_hex(dag->text, dag->text_len, hex);
+	char *sdir = pw_xasprintf("%s/../scheduler-dags", s->logdir);
+	pw_mkdir_p(sdir, 0755);
+	d->snapshot = pw_xasprintf("%s/%s.%.16s.yaml", sdir, dag->dag_id, hex);
+	free(sdir);
+	if (access(d->snapshot, R_OK) != 0) {
+		char *tmp = pw_xasprintf("%s.tmp", d->snapshot);
+		FILE *f = fopen(tmp, "we");
+		if (f && fwrite(dag->text, 1, dag->text_len, f) == dag->text_len && fclose(f) == 0)
+			rename(tmp, d->snapshot);
+		else if (f)
+			fclose(f);
+		free(tmp);
+	}
 	d->cron = cron;
 	d->tz = tz;
 	d->scheduled = dag->schedule != NULL;
@@ -335,6 +361,25 @@ static void scan_dir(sched *s)
 		}
 	}
 	closedir(dir);
+	/* One schedule per dag_id: the first file (by name) wins. */
+	for (size_t i = 0; i < s->n; i++) {
+		sdag *d = &s->dags[i];
+		bool dup = false;
+		for (size_t k = 0; k < s->n && d->dag && !dup; k++) {
+			sdag *o = &s->dags[k];
+			if (k != i && o->dag && o->seen &&
+			    strcmp(o->dag->dag_id, d->dag->dag_id) == 0 &&
+			    strcmp(o->path, d->path) < 0)
+				dup = true;
+		}
+		if (dup && !d->dup)
+			fprintf(
+			    stderr,
+			    "pitwall scheduler: %s: dag_id '%s' is already scheduled from another "
+			    "file; this one is ignored until the id is unique\n",
+			    d->path, d->dag->dag_id);
+		d->dup = dup;
+	}
 	for (size_t i = 0; i < s->n;) {
 		if (s->dags[i].seen) {
 			i++;
@@ -396,6 +441,10 @@ static void spawn_run(sched *s, sdag *d, int64_t slot, const char *run_id)
 	argv[a++] = "scheduler";
 	argv[a++] = "--log-format";
 	argv[a++] = "text";
+	if (d->snapshot) {
+		argv[a++] = "--definition";
+		argv[a++] = d->snapshot;
+	}
 	if (s->o->store_url) {
 		argv[a++] = "--store";
 		argv[a++] = s->o->store_url;
@@ -506,7 +555,7 @@ static void pass(sched *s, int64_t now)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		sdag *d = &s->dags[i];
-		if (!d->dag || !d->scheduled)
+		if (!d->dag || !d->scheduled || d->dup)
 			continue;
 		if (!d->state_loaded)
 			load_state(s, d, now);
@@ -534,8 +583,9 @@ static void pass(sched *s, int64_t now)
 		/*
 		 * Due slots queue behind each other (catch-up runs one after
 		 * another); the overlap policy is about a run from before this
-		 * pass that is still going: with skip, what is due now would
-		 * overlap it and is skipped.
+		 * pass that is still going: with skip, a slot that is due on time
+		 * now would overlap it and is skipped.  Catch-up slots wait their
+		 * turn either way, so a restart mid catch-up changes nothing.
 		 */
 		bool busy = n && active_runs(s, d->dag->dag_id) >= d->dag->max_active_runs;
 		for (size_t k = 0; k < n; k++) {
@@ -543,7 +593,10 @@ static void pass(sched *s, int64_t now)
 			d->last_slot = slot;
 			if (d->dag->catchup == PW_CATCHUP_NONE && now - slot > ON_TIME_GRACE_S) {
 				skip(s, d, slot, "missed (catchup none)");
-			} else if (busy && d->dag->overlap == PW_OVERLAP_SKIP) {
+			} else if (busy && d->dag->overlap == PW_OVERLAP_SKIP &&
+				   now - slot <= ON_TIME_GRACE_S) {
+				/* On time, and a run from before is still going: it would overlap.
+				 */
 				skip(s, d, slot, "overlap: the previous run is still active");
 			} else {
 				PW_GROW(d->queue, d->qcap, d->nq + 1);
@@ -599,6 +652,34 @@ int pw_scheduler_main(const pw_scheduler_opts *o, pw_audit_store *store)
 {
 	sched s = {.o = o, .store = store};
 	char *state = pw_state_dir();
+	/*
+	 * One scheduler per store: two would both fire every slot.  A
+	 * PostgreSQL advisory lock covers schedulers on several hosts; flock in
+	 * the state directory covers the embedded store.  --once waits its
+	 * turn; the daemon refuses.
+	 */
+	int lock_fd = -1;
+	for (;;) {
+		int pl = pw_audit_pg_try_lock(store, "scheduler");
+		if (pl < 0) {
+			char *lp = pw_xasprintf("%s/scheduler.lock", state);
+			if (lock_fd < 0)
+				lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+			free(lp);
+			pl = lock_fd >= 0 && flock(lock_fd, LOCK_EX | (o->once ? 0 : LOCK_NB)) == 0;
+		}
+		if (pl == 1)
+			break;
+		if (!o->once) {
+			fprintf(stderr, "pitwall scheduler: another scheduler is running on %s\n",
+				store->display);
+			free(state);
+			if (lock_fd >= 0)
+				close(lock_fd);
+			return 75;
+		}
+		usleep(100000);
+	}
 	s.logdir = pw_xasprintf("%s/scheduler-logs", state);
 	free(state);
 	pw_mkdir_p(s.logdir, 0755);
@@ -714,6 +795,8 @@ int pw_scheduler_main(const pw_scheduler_opts *o, pw_audit_store *store)
 	if (ifd >= 0)
 		close(ifd);
 	close(sfd);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }

@@ -33,7 +33,7 @@ sched_setup() {
 	SLOG=$T/sched.log
 	mkdir -p "$PITWALL_HOME" "$SCHED_OUT" "$D"
 	: >"$SLOG"
-	cd "$T"
+	cd "$T" || exit
 	sched_write_py
 	trap sched_cleanup EXIT
 }
@@ -50,6 +50,7 @@ sched_cleanup() {
 			kill -KILL "$p" 2>/dev/null || true
 		fi
 	done
+	set +e # (exit "$rc") hands the status on to pw_cleanup; under -e it would end here
 	(exit "$rc")
 	pw_cleanup
 }
@@ -105,15 +106,16 @@ sched_start() {
 	SPID=$!
 }
 
-# sched_vnow [EXTRA_S]: the daemon's virtual time now (+ EXTRA_S seconds), ISO.
+# sched_vnow: the daemon's virtual time now, ISO.
 sched_vnow() {
 	local real
 	real=$(date +%s%N)
-	python3 "$T/sched.py" vnow "$SNOW0" "$SSCALE" "$SREAL0" "$real" "${1:-0}"
+	python3 "$T/sched.py" vnow "$SNOW0" "$SSCALE" "$SREAL0" "$real" 0
 }
 
 # sched_stop [SIGNAL]: signals the daemon (default TERM), waits for it
 # (up to 10 s); sets SRC (its exit status) and STOP_MS (signal to exit).
+# shellcheck disable=SC2034 # SRC and STOP_MS are for the test scripts
 sched_stop() {
 	local sig=${1:-TERM} t0 i
 	t0=$(date +%s%N)

@@ -131,19 +131,21 @@ check_match "$RC:$(<"$ERR")" "^1:.*has no schedule" "next on a DAG without sched
 F=$D/f1_data_pipeline_cron.yaml
 sched_dag f1_data_pipeline_cron
 LOCK=$PITWALL_HOME/.pitwall/locks/f1_cron.lock
-# cron_run NAME NOW: `pitwall run --scheduled $F --now NOW`, in the
+export SCHED_SLEEP=0 # the task's sleep, but for A below
+# cron_run NAME NOW [SLEEP]: `pitwall run --scheduled $F --now NOW`, in the
 # background; $T/NAME.{out,err,rc}.
 cron_run() {
 	(
 		rc=0
-		"$PITWALL" run --scheduled "$F" --now "$2" -q >"$T/$1.out" 2>"$T/$1.err" </dev/null || rc=$?
+		SCHED_SLEEP=${3:-0} "$PITWALL" run --scheduled "$F" --now "$2" -q \
+			>"$T/$1.out" 2>"$T/$1.err" </dev/null || rc=$?
 		echo "$rc" >"$T/$1.rc"
 	) &
 }
 # 30 Mar 2026, the Monday after spring forward: the slot is 02:00 BST = 01:00Z.
-# A, the first, holds the lock while its task sleeps 2 s; B and C, the same
+# A, the first, holds the lock while its task sleeps 3 s; B and C, the same
 # crontab line fired twice more (late: 01:00:40Z and 01:05Z), find it taken.
-cron_run A 2026-03-30T01:00:20Z
+cron_run A 2026-03-30T01:00:20Z 3
 wait_for_files 20 "$SCHED_OUT/f1_cron.dates" || true
 if type -P flock >/dev/null; then
 	lk=0

@@ -14,7 +14,8 @@
 #   B. a SIGKILL in the middle of a catch-up (the killed scheduler's run is
 #      still going when the next one starts);
 #   C. the daemon (PITWALL_NOW + PITWALL_TIME_SCALE), SIGKILLed and started
-#      again 30 virtual minutes later.
+#      again 30 virtual minutes later;
+#   D. a restart that overlaps the old scheduler: several at once on one store.
 source "$(dirname "$0")/lib_sched.bash"
 sched_setup
 t_start=$(date +%s%N)
@@ -169,6 +170,29 @@ check_eq "$(catchup_fired live_all)/$(catchup_fired live_latest)/$(catchup_fired
 	"C: missed while killed: all (window 2) runs 2, latest 1, none 0"
 check_eq "$(cat "$SCHED_OUT"/live_*.dates | cut -d' ' -f2 | sort | uniq -d | wc -l)" 0 \
 	"C: no run id ran twice (what the tasks saw)"
+
+# --- D. an overlapping restart: two schedulers at once ------------------------
+# A restart that overlaps the old process (a supervisor restarting it while it
+# still runs, or a restart right after a fire, before its run has recorded its
+# start) is two schedulers on one store. Four --once passes at the same
+# instant, five times (fresh DAGs): each slot must still run exactly once.
+execs=0
+starts=0
+for r in 1 2 3 4 5; do
+	D=$T/dags_d$r
+	mkdir -p "$D"
+	policy_dag "dup_$r" latest UTC
+	sched_once 2026-01-01T00:00:00Z
+	for i in 1 2 3 4; do
+		timeout -k 5 60 "$PITWALL" scheduler --dags "$D" --once -q --now 2026-01-05T02:00:10Z \
+			</dev/null >/dev/null 2>>"$SLOG" &
+	done
+	wait
+	execs=$((execs + $(count_lines "$SCHED_OUT/dup_$r.dates")))
+	starts=$((starts + $("$PITWALL" audit query --dag "dup_$r" --event dag_run_start --json | wc -l)))
+done
+check_eq "$execs/$starts" "5/5" \
+	"D: 4 schedulers at once, 5 times: each slot's task runs once, one dag_run_start per run id (tasks run / dag_run_start)"
 
 total_ms=$((($(date +%s%N) - t_start) / 1000000))
 echo "# sched_restart: $total_ms ms"
