@@ -165,14 +165,14 @@ typedef struct {
 	pw_prices prices;      /* the task's own; unset = the DAG's */
 	bool critical;	       /* still runs when the monthly budget throttles */
 	const char *container; /* image reference, or NULL */
-	const char *executor;  /* "local" (default), "container", "slurm"; resolved with the DAG's */
+	const char *executor; /* "local" (default), "container", "slurm"; resolved with the DAG's */
 	/* Slurm (executor: slurm): the task's own, else the DAG's slurm: block; NULL = none. */
 	const char *partition;
 	const char *account;
 	const char *qos;
 	const char *constraint;
-	bool source;	       /* fetches from outside the workspace */
-	bool network;	       /* container: share the host's network (default: none) */
+	bool source;  /* fetches from outside the workspace */
+	bool network; /* container: share the host's network (default: none) */
 
 	/* Graph, filled by validation: indexes of the tasks that depend on this. */
 	size_t *dependents;
@@ -219,7 +219,7 @@ typedef struct {
 	pw_kv *env;
 	size_t nenv;
 
-	const char *executor;	       /* default of tasks without container: local, slurm */
+	const char *executor; /* default of tasks without container: local, slurm */
 	pw_slurm_config slurm;
 	const char *container_runtime; /* runc, crun, podman, docker, auto; NULL = auto */
 	const char **container_env;    /* host variables passed into containers */

@@ -100,7 +100,8 @@ typedef struct {
 	char *error;	     /* exec failure and the like; NULL otherwise */
 	/* executor: slurm: the job as task_end records it ({"job_id":..}), else NULL. */
 	char *slurm_json;
-	char *resource; /* what the attempt's audit rows are about ("slurm:job/42"); NULL = its log */
+	char *
+	    resource; /* what the attempt's audit rows are about ("slurm:job/42"); NULL = its log */
 } pw_attempt_result;
 
 typedef struct {

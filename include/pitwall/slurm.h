@@ -51,20 +51,20 @@ int64_t pw_slurm_poll_interval(const pw_slurm *s);
 /* One job being tracked: what the last listing said about it. */
 typedef struct {
 	int64_t job_id;
-	char state[32];	  /* PENDING, RUNNING, COMPLETED, ...; "" until listed */
-	bool terminal;	  /* the job is over: state is final */
-	int exit_status;  /* the job's wait status (v0.0.38 exit_code); -1 unknown */
-	int exit_code;	  /* decoded: exit code, or -1 */
-	int signal;	  /* decoded: terminating signal, or 0 */
-	char nodes[256];  /* node list, "" until allocated */
-	char reason[64];  /* state_reason */
+	char state[32];	 /* PENDING, RUNNING, COMPLETED, ...; "" until listed */
+	bool terminal;	 /* the job is over: state is final */
+	int exit_status; /* the job's wait status (v0.0.38 exit_code); -1 unknown */
+	int exit_code;	 /* decoded: exit code, or -1 */
+	int signal;	 /* decoded: terminating signal, or 0 */
+	char nodes[256]; /* node list, "" until allocated */
+	char reason[64]; /* state_reason */
 	char comment[256];
 	int64_t submit_time, start_time, end_time; /* Unix seconds; 0 unknown */
 	int cpus;				   /* allocated (tres_alloc_str), else requested */
 	int64_t mem_bytes;			   /* allocated memory; 0 unknown */
 	int64_t cpu_ms;				   /* TotalCPU from slurmdbd; -1 unknown */
 	int64_t max_rss_bytes;			   /* MaxRSS from slurmdbd; -1 unknown */
-	int misses; /* full listings that did not show it */
+	int misses;				   /* full listings that did not show it */
 } pw_slurm_job;
 
 void pw_slurm_job_init(pw_slurm_job *j, int64_t job_id);

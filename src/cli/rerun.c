@@ -215,7 +215,8 @@ static int continue_run(cont_opts *co)
 		/* A Slurm job is not a leftover: it is taken over, not killed. */
 		char aerr[1024];
 		if (pw_slurm_adoptions(dag, &rv, &adopt, &nadopt, stderr, aerr, sizeof(aerr)) < 0) {
-			fprintf(stderr, "pitwall resume: %s\n  hint: resume once slurmrestd answers\n",
+			fprintf(stderr,
+				"pitwall resume: %s\n  hint: resume once slurmrestd answers\n",
 				aerr);
 			rc = PW_EXIT_FAILED;
 			free(rec);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -128,6 +129,7 @@ struct pw_run_ctx {
 	char *slurm_error; /* why it could not be opened (every Slurm attempt fails with it) */
 	int64_t slurm_next_poll, slurm_delay;
 	char *slurm_poll_error; /* the last listing's failure, reported once */
+	int slurm_watch;	/* inotify on logs/: a job's output closing means it ended */
 	int64_t *adopt_job;	/* per task: a job to re-attach instead of submitting; 0 = none */
 };
 
@@ -476,12 +478,28 @@ static int slurm_start(pw_run_ctx *c, size_t ti, pw_attempt_result *a, const pw_
 		snprintf(err, errsize, "%s", c->slurm_error);
 		return -1;
 	}
+	if (c->slurm_watch < 0) {
+		/*
+		 * Where the workspace is written locally (one node, or this one),
+		 * a job's log closing is the cue to look at once; on a shared
+		 * filesystem written from other nodes no event comes, and the
+		 * listing's own backoff is all there is.
+		 */
+		c->slurm_watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		char *logs = pw_xasprintf("%s/logs", c->res->workspace);
+		if (c->slurm_watch >= 0 &&
+		    inotify_add_watch(c->slurm_watch, logs, IN_CLOSE_WRITE) < 0) {
+			close(c->slurm_watch);
+			c->slurm_watch = -2; /* do not try again */
+		}
+		free(logs);
+	}
 	int64_t id = c->adopt_job ? c->adopt_job[ti] : 0;
 	if (id) {
 		c->adopt_job[ti] = 0; /* a retry is a new job */
 		*cls = PW_CLASS_COUNT;
 	} else {
-		pw_slurm_submit_req rq = {c->dag, t,	      c->res->run_id, a->attempt,
+		pw_slurm_submit_req rq = {c->dag,     t,	  c->res->run_id, a->attempt,
 					  spec->argv, spec->envp, spec->cwd,	  spec->log_path};
 		bool transient = false;
 		if (pw_slurm_submit(c->slurm, &rq, &id, &transient, err, errsize) < 0) {
@@ -941,8 +959,8 @@ static void complete_slot(pw_run_ctx *c, size_t idx)
 		if (s.sj->terminal)
 			job_state = pw_slurm_outcome(s.sj, &job_cls, why, sizeof(why));
 		else
-			snprintf(why, sizeof(why), "Slurm job %" PRId64 " did not end after scancel",
-				 s.sj->job_id);
+			snprintf(why, sizeof(why),
+				 "Slurm job %" PRId64 " did not end after scancel", s.sj->job_id);
 	} else if (WIFEXITED(s.wstatus)) {
 		a->exit_code = WEXITSTATUS(s.wstatus);
 	} else if (WIFSIGNALED(s.wstatus)) {
@@ -1185,6 +1203,26 @@ static int64_t min_deadline(int64_t a, int64_t b)
  * with its nodes.  The next listing comes PW_SLURM_POLL_MIN_MS after a
  * change, then ever later (doubling) up to slurm.poll_interval.
  */
+/* logs/ events: a Slurm attempt's log was closed (its job is ending): look soon. */
+static void slurm_watch_events(pw_run_ctx *c)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	bool ours = false;
+	while ((n = read(c->slurm_watch, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			for (size_t i = 0; ev->len && i < c->nslots && !ours; i++) {
+				const slot *s = &c->slots[i];
+				ours = s->sj && !strcmp(s->res->log_path + 5, ev->name);
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	if (ours)
+		slurm_poll_soon(c);
+}
+
 static void slurm_tick(pw_run_ctx *c, int64_t now)
 {
 	pw_slurm_job **jobs = pw_xmalloc((c->nslots + 1) * sizeof(*jobs));
@@ -1221,8 +1259,8 @@ static void slurm_tick(pw_run_ctx *c, int64_t now)
 			md = md_add(md, "slurm", jj);
 			snprintf(msg, sizeof(msg), "Slurm job %" PRId64 " running on %s",
 				 s->sj->job_id, s->sj->nodes);
-			emit(c, PW_EV_HOOK, "INFO", &c->dag->tasks[s->task], s->res,
-			     PW_TS_RUNNING, msg, md);
+			emit(c, PW_EV_HOOK, "INFO", &c->dag->tasks[s->task], s->res, PW_TS_RUNNING,
+			     msg, md);
 			free(jj);
 			free(md);
 		}
@@ -1305,10 +1343,15 @@ static void run_loop(pw_run_ctx *c)
 				next = min_deadline(next, c->retry_at[i]);
 		next = min_deadline(next, c->slurm_next_poll);
 
-		PW_GROW(pfds, pcap, 1 + 2 * c->nslots);
-		PW_GROW(pslot, pscap, 1 + 2 * c->nslots);
-		size_t np = 0;
+		PW_GROW(pfds, pcap, 2 + 2 * c->nslots);
+		PW_GROW(pslot, pscap, 2 + 2 * c->nslots);
+		size_t np = 0, watch_ix = 0;
 		pfds[np++] = (struct pollfd){.fd = c->sigfd, .events = POLLIN};
+		if (c->slurm_watch >= 0 && c->slurm_next_poll) {
+			pslot[np] = SIZE_MAX;
+			watch_ix = np;
+			pfds[np++] = (struct pollfd){.fd = c->slurm_watch, .events = POLLIN};
+		}
 		for (size_t i = 0; i < c->nslots; i++) {
 			if (c->slots[i].pidfd >= 0 && !c->slots[i].leader_exited) {
 				pslot[np] = i;
@@ -1338,6 +1381,8 @@ static void run_loop(pw_run_ctx *c)
 		if (pfds[0].revents)
 			handle_signals(c, now);
 		reap(c);
+		if (watch_ix && pfds[watch_ix].revents)
+			slurm_watch_events(c);
 		if (c->slurm_next_poll && now >= c->slurm_next_poll)
 			slurm_tick(c, now);
 		for (size_t i = 1; i < np && pr > 0; i++)
@@ -1354,7 +1399,8 @@ static void run_loop(pw_run_ctx *c)
 			bool finished = false;
 			if (s->sj) {
 				/* A job that will not end after scancel is given up on. */
-				finished = s->leader_exited || (s->kill_sent && now >= s->give_up_at);
+				finished =
+				    s->leader_exited || (s->kill_sent && now >= s->give_up_at);
 			} else if (s->leader_exited) {
 				if (group_empty(s->pid) && (!s->lim || pw_limits_empty(s->lim)))
 					finished = true;
@@ -1554,6 +1600,7 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	c->obs = observers;
 	c->nobs = nobservers;
 	c->sigfd = -1;
+	c->slurm_watch = -1;
 	c->start_mono = pw_now_mono_ms();
 
 	int64_t logical = o->logical_date_set ? o->logical_date_s : pw_clock_now();
@@ -1760,6 +1807,8 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	pw_strmap_release(&c->digest_ix);
 	pw_container_engine_free(c->containers);
 	pw_slurm_close(c->slurm);
+	if (c->slurm_watch >= 0)
+		close(c->slurm_watch);
 	free(c->slurm_error);
 	free(c->slurm_poll_error);
 	free(c->adopt_job);

@@ -78,7 +78,7 @@ static char *scontrol_token(char *err, size_t errsize)
 			 "no JWT for slurmrestd: `scontrol token` %s; set SLURM_JWT, "
 			 "PITWALL_SLURM_JWT_FILE or slurm.jwt_file",
 			 st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) == 127 ? "could not run"
-									       : "gave none");
+									      : "gave none");
 		return NULL;
 	}
 	return tok;
@@ -133,10 +133,11 @@ int pw_slurm_open(pw_slurm **out, const pw_slurm_config *cfg, char *err, size_t 
 			 "(http://HOST:6820 or unix:/path/to/slurmrestd.socket)");
 		return -1;
 	}
-	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8) && strncmp(url, "unix:/", 6)) {
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8) &&
+	    strncmp(url, "unix:/", 6)) {
 		snprintf(err, errsize,
-			 "Slurm endpoint '%s' is not http://, https:// or unix:/path (from %s)", url,
-			 getenv("PITWALL_SLURM_URL") ? "PITWALL_SLURM_URL" : "slurm.url");
+			 "Slurm endpoint '%s' is not http://, https:// or unix:/path (from %s)",
+			 url, getenv("PITWALL_SLURM_URL") ? "PITWALL_SLURM_URL" : "slurm.url");
 		return -1;
 	}
 	static bool curl_ready;
@@ -158,15 +159,15 @@ int pw_slurm_open(pw_slurm **out, const pw_slurm_config *cfg, char *err, size_t 
 		while (n > 0 && s->base[n - 1] == '/')
 			s->base[--n] = '\0';
 	}
-	s->api = pw_xstrdup(env_or("PITWALL_SLURM_API_VERSION",
-				   cfg && cfg->api_version ? cfg->api_version
-							   : PW_SLURM_API_VERSION));
+	s->api =
+	    pw_xstrdup(env_or("PITWALL_SLURM_API_VERSION",
+			      cfg && cfg->api_version ? cfg->api_version : PW_SLURM_API_VERSION));
 	/* v0.0.39 (Slurm 23.02) turned the environment into a list of NAME=value. */
 	int major = 0, minor = 0, patch = 0;
 	sscanf(s->api, "v%d.%d.%d", &major, &minor, &patch);
 	s->env_mapping = major == 0 && minor == 0 && patch <= 38;
-	s->poll_interval_ms = cfg && cfg->poll_interval_ms > 0 ? cfg->poll_interval_ms
-							       : PW_SLURM_POLL_INTERVAL_MS;
+	s->poll_interval_ms =
+	    cfg && cfg->poll_interval_ms > 0 ? cfg->poll_interval_ms : PW_SLURM_POLL_INTERVAL_MS;
 	if (load_token(s, cfg, err, errsize) < 0) {
 		pw_slurm_close(s);
 		return -1;
@@ -379,7 +380,8 @@ static json_t *list_jobs(pw_slurm *s, bool conditional, bool *unchanged, char *e
 	*unchanged = false;
 	int64_t now_s = pw_now_wall_ms() / 1000, mono = pw_now_mono_ms();
 	char path[64] = "/jobs";
-	if (conditional && s->listed_wall_s && s->full_mono && mono - s->full_mono < FULL_LISTING_MS)
+	if (conditional && s->listed_wall_s && s->full_mono &&
+	    mono - s->full_mono < FULL_LISTING_MS)
 		snprintf(path, sizeof(path), "/jobs?update_time=%" PRId64,
 			 s->listed_wall_s - UPDATE_TIME_SLACK_S);
 	pw_strbuf resp = PW_STRBUF_INIT;

@@ -83,10 +83,9 @@ static void parse_tres(const char *s, int *cpus, int64_t *mem)
 
 static bool state_terminal(const char *st)
 {
-	static const char *const done[] = {"COMPLETED", "FAILED",	 "CANCELLED",
-					   "TIMEOUT",	"NODE_FAIL",	 "PREEMPTED",
-					   "BOOT_FAIL", "OUT_OF_MEMORY", "DEADLINE",
-					   "REVOKED",	"VANISHED"};
+	static const char *const done[] = {"COMPLETED", "FAILED",    "CANCELLED", "TIMEOUT",
+					   "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "OUT_OF_MEMORY",
+					   "DEADLINE",	"REVOKED",   "VANISHED"};
 	for (size_t i = 0; i < PW_ARRAY_SIZE(done); i++)
 		if (!strcmp(st, done[i]))
 			return true;

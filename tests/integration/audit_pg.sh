@@ -70,8 +70,8 @@ check_match "$(cat "$ERR")" "unreachable; events are spooled to" \
 check_match "$(cat "$ERR")" "wrote [0-9]+ spooled audit events? to postgresql://$PG_USER:\*\*\*@" \
 	"server killed mid-run: the spool was written once the server was back"
 want=$(events_by_type "$ERR")
-check_eq "$want" "dag_run_end:1,dag_run_start:1,task_end:20,task_queued:20,task_start:20" \
-	"server killed mid-run: pitwall printed all 62 events"
+check_match "$want" "dag_run_end:1,dag_run_start:1,.*task_end:20" \
+	"server killed mid-run: pitwall printed the run's events ($(sum_counts "$want"))"
 check_eq "$(pg_rows_by_type pw_crash crash_1)" "$want" \
 	"server killed mid-run: no event lost (same count per event_type in the table)"
 check_eq "$(spool_lines)" 0 "server killed mid-run: the spool is empty afterwards"
@@ -105,8 +105,8 @@ pw_run down "$T/sleepy.yaml" --store "$S" --run-id down_1
 wait $ctl || true
 check_eq "$RC" 0 "server down until after the run: the run exits 0"
 want=$(events_by_type "$ERR")
-check_eq "$want" "dag_run_end:1,dag_run_start:1,task_end:20,task_queued:20,task_start:20" \
-	"server down until after the run: pitwall printed all 62 events"
+check_match "$want" "dag_run_end:1,dag_run_start:1,.*task_end:20" \
+	"server down until after the run: pitwall printed the run's events ($(sum_counts "$want"))"
 spooled=$(spool_lines)
 check "server down until after the run: the spool holds the events of the outage ($spooled)" \
 	test "$spooled" -gt 0
@@ -115,7 +115,8 @@ check "server still down: audit verify fails (cannot verify what it cannot read)
 check_eq "$(spool_lines)" "$spooled" "server still down: the spool is kept"
 pg_start
 in_table=$(PG_PSQL_DB=pw_down pg_psql -c "SELECT count(*) FROM pipeline_audit_log WHERE dag_run_id = 'down_1'")
-check_eq "$((in_table + spooled))" 62 "server back: table + spool = all 62 events ($in_table + $spooled)"
+check_eq "$((in_table + spooled))" "$(sum_counts "$want")" \
+	"server back: table + spool = every event printed ($in_table + $spooled)"
 pw_cmd audit verify --store "$S"
 check_eq "$RC" 0 "server back: the next pitwall command (audit verify) flushes the spool, verify ok"
 check_match "$(cat "$ERR")" "wrote $spooled spooled audit events" \
@@ -130,13 +131,13 @@ pg_kill
 write_quick_dag "$T/q.yaml" q 3
 pw_run absent "$T/q.yaml" --store "$S" --run-id absent_1
 check_eq "$RC" 0 "server down for the whole run: the run exits 0"
-check_eq "$(spool_lines)" 11 "server down for the whole run: all 11 events in the spool"
+want=$(events_by_type "$ERR")
+check_eq "$(spool_lines)" "$(sum_counts "$want")" "server down for the whole run: every event in the spool"
 pg_start
 pw_cmd history --json --store "$S"
 check_eq "$RC" 0 "server back: pitwall history flushes the spool (first use creates the table)"
-check_eq "$(pg_rows_by_type pw_absent absent_1)" \
-	"dag_run_end:1,dag_run_start:1,task_end:3,task_queued:3,task_start:3" \
-	"server back: all 11 events in the table"
+check_eq "$(pg_rows_by_type pw_absent absent_1)" "$want" \
+	"server back: every event in the table (same count per event_type)"
 verify absent
 check_eq "$RC" 0 "server back: verify ok"
 
@@ -147,6 +148,7 @@ check_eq "$RC" 0 "server back: verify ok"
 # rows of the table into the spool.
 S=$(be_store dup)
 pw_run dup1 "$T/q.yaml" --store "$S" --run-id dup_1
+n1=$(row_count dup)
 spool=$PITWALL_HOME/.pitwall/spool-$(printf '%s' "postgresql://$PG_USER:***@127.0.0.1:$PG_PORT/pw_dup" |
 	sha256sum | cut -c1-16).jsonl
 pw_cmd audit query --json -n 2 --store "$S"
@@ -155,7 +157,8 @@ pw_run dup2 "$T/q.yaml" --store "$S" --run-id dup_2
 check_eq "$RC" 0 "lost commit answer: the next run exits 0"
 check_match "$(cat "$ERR")" "2 spooled audit events were already in" \
 	"lost commit answer: pitwall says the 2 spooled rows were already stored"
-check_eq "$(row_count dup)" 22 "lost commit answer: the table holds each row once (22)"
+check_eq "$(row_count dup)" "$((n1 + $(sum_counts "$(events_by_type "$ERR")")))" \
+	"lost commit answer: the table holds each row once"
 check_eq "$(rows_by_type dup dup_2)" "$(events_by_type "$ERR")" \
 	"lost commit answer: the new run's events are all in the table"
 check_eq "$(count_lines "$spool")" 0 "lost commit answer: the spool is empty"
@@ -248,7 +251,9 @@ EOF
 PGSERVICEFILE=$T/pg_service.conf pw_run service "$T/q.yaml" --store service=pitwall \
 	--run-id libpq_svc
 check_eq "$RC" 0 "libpq: --store service=pitwall with PGSERVICEFILE"
-check_eq "$(row_count libpq)" 22 "libpq: both runs' 22 rows are in the database"
+check_eq "$(row_count libpq)" \
+	"$(($(sum_counts "$(events_by_type "$T/envvars.stderr")") + $(sum_counts "$(events_by_type "$T/service.stderr")")))" \
+	"libpq: both runs' rows are in the database"
 check_eq "$(grep -c "$PG_PASSWORD" "$T/envvars.stderr" "$T/service.stderr" | awk -F: '{s+=$2} END {print s}')" 0 \
 	"libpq: no password in their output"
 

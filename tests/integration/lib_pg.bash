@@ -133,6 +133,7 @@ pg_setup() {
 	mkdir -p "$PG_SOCK"
 	((EUID == 0)) && chown -R postgres: "$PG_DIR"
 	# Run pw_cleanup (lib.bash) after stopping the server, keeping the exit code.
+	# shellcheck disable=SC2154 # __rc is set by the trap itself
 	trap '__rc=$?; pg_teardown; (exit $__rc); pw_cleanup' EXIT
 	if ! pg_as "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -E UTF8 --no-locale \
 		--auth-local=trust --auth-host=scram-sha-256 --no-sync >"$PG_DIR/initdb.log" 2>&1; then
@@ -141,7 +142,7 @@ pg_setup() {
 		exit 1
 	fi
 	local try
-	for try in 1 2 3; do
+	for _ in 1 2 3; do
 		PG_PORT=$(pg_free_port)
 		if pg_start; then
 			PG_STARTED=1
