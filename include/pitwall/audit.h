@@ -15,6 +15,7 @@
 #ifndef PITWALL_AUDIT_H
 #define PITWALL_AUDIT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,6 +100,8 @@ struct pw_audit_store {
 	char *spool_path;
 	void *impl;
 	size_t spooled; /* rows written to the spool by this process */
+	/* Serialises use from the recorder's writer thread and the caller's. */
+	pthread_mutex_t mu;
 	bool warned_spool;
 };
 

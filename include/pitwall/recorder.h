@@ -1,12 +1,17 @@
 /*
  * The audit observer: turns a run's events into pipeline_audit_log rows
  * and writes them in batches, one transaction at most every 50 ms (or per
- * 512 rows), and at once for the run's start and end, so the audit never
- * holds a task back.  What a SIGKILL or a power loss can take is the last
- * 50 ms of events; everything written before stays.
+ * 512 rows), and at once for the run's start and end.  The writing happens
+ * on a writer thread, in order, so the event loop never waits for the
+ * database (the run's start and end, and pw_recorder_flush, do wait: they
+ * must be on disk before what follows them).  What a SIGKILL or a power
+ * loss can take is the last 50 ms of events; everything written before
+ * stays.
  */
 #ifndef PITWALL_RECORDER_H
 #define PITWALL_RECORDER_H
+
+#include <pthread.h>
 
 #include "pitwall/audit.h"
 #include "pitwall/provenance.h"
@@ -25,6 +30,14 @@ typedef struct {
 	int64_t first_pending_ms; /* monotonic time of the oldest unwritten row */
 	int failures;
 	pw_strbuf err;
+
+	/* The writer thread and its queue of batches (FIFO). */
+	pthread_t thread;
+	bool thread_started, stopping;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pw_recorder_batch *qhead, *qtail;
+	bool busy; /* the thread is appending a batch */
 } pw_recorder;
 
 void pw_recorder_init(pw_recorder *r, pw_audit_store *store, const pw_dag *dag, const char *actor);

@@ -433,6 +433,14 @@ int pw_audit_pg_open(pw_audit_store *s, const char *conninfo, pw_strbuf *err)
 	s->backend = &pg_backend;
 	s->impl = p;
 	int rc = pg_connect(p, err);
+	if (rc == -2 && PQping(conninfo) == PQPING_OK) {
+		/*
+		 * The server is up and answers, yet would not let us in: a wrong
+		 * password, role or database is a configuration error, not an
+		 * outage to spool through.
+		 */
+		return -1;
+	}
 	if (rc == -2) {
 		fprintf(stderr, "pitwall: warning: %s (%s); events will be spooled\n", err->buf,
 			s->display);

@@ -1,5 +1,6 @@
 #include <jansson.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 void pw_recorder_init(pw_recorder *r, pw_audit_store *store, const pw_dag *dag, const char *actor)
 {
 	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
 	r->store = store;
 	r->dag = dag;
 	r->actor = actor ? pw_xstrdup(actor) : pw_default_actor();
@@ -51,8 +54,115 @@ void pw_recorder_init(pw_recorder *r, pw_audit_store *store, const pw_dag *dag, 
 	free(paths);
 }
 
+struct pw_recorder_batch {
+	struct pw_recorder_batch *next;
+	pw_audit_row *rows;
+	size_t n;
+};
+
+static void write_batch(pw_recorder *r, pw_audit_row *rows, size_t n, pw_strbuf *err)
+{
+	pw_strbuf_reset(err);
+	if (pw_audit_append(r->store, rows, n, err) != 0) {
+		fprintf(stderr, "pitwall: error: could not record %zu audit event%s: %s\n", n,
+			n == 1 ? "" : "s", err->buf ? err->buf : "?");
+		pthread_mutex_lock(&r->mu);
+		r->failures++;
+		pthread_mutex_unlock(&r->mu);
+	} else {
+		pthread_mutex_lock(&r->mu);
+		r->written += n;
+		pthread_mutex_unlock(&r->mu);
+	}
+	for (size_t i = 0; i < n; i++)
+		pw_audit_row_release(&rows[i]);
+	free(rows);
+}
+
+static void *writer_main(void *arg)
+{
+	pw_recorder *r = arg;
+	pw_strbuf err = PW_STRBUF_INIT;
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (!r->qhead && !r->stopping)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (!r->qhead)
+			break;
+		struct pw_recorder_batch *b = r->qhead;
+		r->qhead = b->next;
+		if (!r->qhead)
+			r->qtail = NULL;
+		r->busy = true;
+		pthread_mutex_unlock(&r->mu);
+		write_batch(r, b->rows, b->n, &err);
+		free(b);
+		pthread_mutex_lock(&r->mu);
+		r->busy = false;
+		pthread_cond_broadcast(&r->cv);
+	}
+	pthread_mutex_unlock(&r->mu);
+	pw_strbuf_release(&err);
+	return NULL;
+}
+
+/* Hand the pending rows to the writer thread (started on first use). */
+static void enqueue(pw_recorder *r)
+{
+	if (!r->n)
+		return;
+	if (!r->thread_started) {
+		/* All signals stay with the event loop's signalfd. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		r->thread_started = pthread_create(&r->thread, NULL, writer_main, r) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (!r->thread_started) {
+			write_batch(r, r->buf, r->n, &r->err);
+			r->buf = NULL;
+			r->n = r->cap = 0;
+			return;
+		}
+	}
+	struct pw_recorder_batch *b = pw_xmalloc(sizeof(*b));
+	b->next = NULL;
+	b->rows = r->buf;
+	b->n = r->n;
+	r->buf = NULL;
+	r->n = r->cap = 0;
+	pthread_mutex_lock(&r->mu);
+	if (r->qtail)
+		r->qtail->next = b;
+	else
+		r->qhead = b;
+	r->qtail = b;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void wait_idle(pw_recorder *r)
+{
+	if (!r->thread_started)
+		return;
+	pthread_mutex_lock(&r->mu);
+	while (r->qhead || r->busy)
+		pthread_cond_wait(&r->cv, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+}
+
 void pw_recorder_release(pw_recorder *r)
 {
+	pw_recorder_flush(r);
+	if (r->thread_started) {
+		pthread_mutex_lock(&r->mu);
+		r->stopping = true;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->thread, NULL);
+	}
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
 	for (size_t i = 0; i < r->n; i++)
 		pw_audit_row_release(&r->buf[i]);
 	free(r->buf);
@@ -163,6 +273,13 @@ void pw_recorder_event(void *payload, const pw_run_ctx *ctx, const pw_event *ev)
 	else if (ev->attempt && ev->attempt->log_path)
 		pw_audit_row_set(&row->resource, ev->attempt->log_path);
 
+	/* resource is VARCHAR(512) in PostgreSQL: keep its tail, the informative end. */
+	if (row->resource && strlen(row->resource) > 512) {
+		char *tail = pw_xasprintf("...%s", row->resource + strlen(row->resource) - 509);
+		free(row->resource);
+		row->resource = tail;
+	}
+
 	pw_strbuf md = PW_STRBUF_INIT;
 	if (ev->type == PW_EV_DAG_RUN_START) {
 		char *s = add_run_start_fields(r, ev->metadata_json);
@@ -198,23 +315,12 @@ void pw_recorder_flush_due(void *payload)
 {
 	pw_recorder *r = payload;
 	if (r->n && (r->n >= BATCH_ROWS || pw_now_mono_ms() >= r->first_pending_ms + BATCH_MS))
-		pw_recorder_flush(r);
+		enqueue(r);
 }
 
 void pw_recorder_flush(void *payload)
 {
 	pw_recorder *r = payload;
-	if (!r->n)
-		return;
-	pw_strbuf_reset(&r->err);
-	if (pw_audit_append(r->store, r->buf, r->n, &r->err) != 0) {
-		r->failures++;
-		fprintf(stderr, "pitwall: error: could not record %zu audit event%s: %s\n", r->n,
-			r->n == 1 ? "" : "s", r->err.buf ? r->err.buf : "?");
-	} else {
-		r->written += r->n;
-	}
-	for (size_t i = 0; i < r->n; i++)
-		pw_audit_row_release(&r->buf[i]);
-	r->n = 0;
+	enqueue(r);
+	wait_idle(r);
 }

@@ -97,6 +97,11 @@ int pw_audit_open(pw_audit_store **out, const char *url, pw_strbuf *err)
 	if (!url || !*url)
 		url = getenv("PITWALL_STORE");
 	pw_audit_store *s = pw_xcalloc(1, sizeof(*s));
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&s->mu, &ma);
+	pthread_mutexattr_destroy(&ma);
 	char *state = pw_state_dir();
 	int rc;
 	if (url && *url && is_pg_url(url)) {
@@ -137,6 +142,7 @@ void pw_audit_close(pw_audit_store *s)
 		return;
 	if (s->backend && s->impl)
 		s->backend->close(s);
+	pthread_mutex_destroy(&s->mu);
 	free(s->display);
 	free(s->spool_path);
 	free(s);
@@ -317,7 +323,17 @@ int pw_audit_flush_spool(pw_audit_store *s, pw_strbuf *err)
 	return rc;
 }
 
+static int audit_append_locked(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf *err);
+
 int pw_audit_append(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf *err)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = audit_append_locked(s, rows, n, err);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int audit_append_locked(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf *err)
 {
 	if (!n)
 		return 0;
@@ -356,8 +372,20 @@ int pw_audit_append(pw_audit_store *s, pw_audit_row *rows, size_t n, pw_strbuf *
 	return rc;
 }
 
+static int audit_query_locked(pw_audit_store *s, const pw_audit_filter *f, pw_audit_row_cb cb,
+			      void *payload, pw_strbuf *err);
+
 int pw_audit_query(pw_audit_store *s, const pw_audit_filter *f, pw_audit_row_cb cb, void *payload,
 		   pw_strbuf *err)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = audit_query_locked(s, f, cb, payload, err);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int audit_query_locked(pw_audit_store *s, const pw_audit_filter *f, pw_audit_row_cb cb,
+			      void *payload, pw_strbuf *err)
 {
 	if (!s->impl) {
 		pw_strbuf_addf(err, "audit store %s is unreachable", s->display);

@@ -721,6 +721,12 @@ static bool check_id(struct cx *c, const char *what, const ynode *v, const char 
 		       "%s '%s' is not allowed", what, s);
 		return false;
 	}
+	/* The audit table's columns (VARCHAR(128) in PostgreSQL) hold them whole. */
+	if (strlen(s) > 128) {
+		err_at(c, v, "shorten it: ids are at most 128 characters",
+		       "%s is %zu characters long", what, strlen(s));
+		return false;
+	}
 	return true;
 }
 
