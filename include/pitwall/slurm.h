@@ -34,6 +34,8 @@ typedef struct pw_slurm pw_slurm;
 #define PW_SLURM_POLL_INTERVAL_MS 1000
 /* The quickest: right after a submission or a change of state. */
 #define PW_SLURM_POLL_MIN_MS 50
+/* After a job's log was closed (its script exited), before slurmctld has recorded the end. */
+#define PW_SLURM_LOG_CLOSED_MS 10
 
 /*
  * Connect to slurmrestd as the DAG's slurm: block says, with the

@@ -450,10 +450,10 @@ static int container_spec(pw_run_ctx *c, const pw_task *t, const pw_attempt_resu
 	return 0;
 }
 
-/* The next listing no later than PW_SLURM_POLL_MIN_MS from now: something just happened. */
-static void slurm_poll_soon(pw_run_ctx *c)
+/* The next listing no later than in_ms from now: something just happened. */
+static void slurm_poll_soon(pw_run_ctx *c, int64_t in_ms)
 {
-	int64_t at = pw_now_mono_ms() + PW_SLURM_POLL_MIN_MS;
+	int64_t at = pw_now_mono_ms() + in_ms;
 	c->slurm_delay = PW_SLURM_POLL_MIN_MS;
 	if (!c->slurm_next_poll || at < c->slurm_next_poll)
 		c->slurm_next_poll = at;
@@ -511,7 +511,7 @@ static int slurm_start(pw_run_ctx *c, size_t ti, pw_attempt_result *a, const pw_
 	*out = pw_xmalloc(sizeof(**out));
 	pw_slurm_job_init(*out, id);
 	a->resource = pw_xasprintf("slurm:job/%" PRId64, id);
-	slurm_poll_soon(c);
+	slurm_poll_soon(c, PW_SLURM_POLL_MIN_MS);
 	return 0;
 }
 
@@ -1033,7 +1033,7 @@ static void send_group(pw_run_ctx *c, slot *s, int sig)
 				    sizeof(err)) < 0)
 			emit(c, PW_EV_HOOK, "WARNING", &c->dag->tasks[s->task], s->res,
 			     PW_TS_RUNNING, err, "{}");
-		slurm_poll_soon(c);
+		slurm_poll_soon(c, PW_SLURM_POLL_MIN_MS);
 		return;
 	}
 	if (kill(-s->pid, sig) < 0 && errno == ESRCH && !s->leader_exited)
@@ -1220,7 +1220,7 @@ static void slurm_watch_events(pw_run_ctx *c)
 		}
 	}
 	if (ours)
-		slurm_poll_soon(c);
+		slurm_poll_soon(c, PW_SLURM_LOG_CLOSED_MS);
 }
 
 static void slurm_tick(pw_run_ctx *c, int64_t now)

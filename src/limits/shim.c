@@ -70,7 +70,8 @@ static long long num_arg(const char *opt, const char *v)
 int pw_limits_shim_main(int argc, char **argv)
 {
 	int i = 2;
-	for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+	/* Every option takes a value: step over both. */
+	for (; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
 		const char *opt = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(opt, "--procs") && v) {
 			int e = join(v);
@@ -100,7 +101,6 @@ int pw_limits_shim_main(int argc, char **argv)
 			fprintf(stderr, "pitwall __cgexec: unknown option '%s'\n", opt);
 			return SHIM_EXIT_SETUP;
 		}
-		i++;
 	}
 	if (i + 2 >= argc) {
 		fprintf(stderr, "usage: pitwall __cgexec [--procs FILE]... [--rlimit-as BYTES] "

@@ -272,7 +272,7 @@ static void load_version(sched *s, sdag *d)
 		return;
 	}
 	pw_diags_release(&diags);
-	pw_cron cron;
+	pw_cron cron = {0};
 	pw_cron_error cerr;
 	pw_tz *tz = NULL;
 	if (dag->schedule) {

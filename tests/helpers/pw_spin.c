@@ -20,13 +20,16 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static volatile unsigned long sink;
+
 static void *spin(void *arg)
 {
-	volatile unsigned long x = 0;
+	unsigned long x = 0;
 	double end = *(double *)arg;
 	while (now() < end)
 		for (int i = 0; i < 100000; i++)
 			x += (unsigned long)i;
+	sink = x; /* keeps the loop from being optimised away */
 	return NULL;
 }
 

@@ -13,6 +13,8 @@ slurm_setup
 
 cd "$T"
 slurm_smoke_dag "$T/smoke_slurm.yaml"
+# Cluster time has its own price: every attempt is charged task_start at least.
+echo 'prices: {vcpu_second: 0.01, gib_second: 0.001, task_start: 0.5}' >>"$T/smoke_slurm.yaml"
 pw_cmd validate "$T/smoke_slurm.yaml"
 check_eq "$RC" 0 "the smoke DAG with executor: slurm validates"
 
@@ -53,6 +55,10 @@ check_eq "$(sq "$T/rows.json" 'sorted({md(r)["slurm"]["nodes"] for r in of("task
 	"task_end records the node list"
 check_eq "$(sq "$T/rows.json" 'all("cpu_time_s" in md(r)["slurm"] and md(r)["slurm"]["accounting"] == "none" for r in of("task_end"))')" \
 	true "task_end records the CPU time (no slurmdbd here: accounting none)"
+check_eq "$(sq "$T/rows.json" 'len(of("cost.task_compute"))')" 6 "each attempt is costed (cost.task_compute)"
+check_eq "$(sq "$T/rows.json" 'all(md(r)["cost_micros"] >= 500000 for r in of("cost.task_compute"))')" true \
+	"... from the DAG's prices (task_start 0.5 each)"
+check_eq "$(rj 'd.get("cost_micros", 0) >= 3000000')" true "the run's cost adds the six attempts up"
 check_eq "$(squeue -h -o %i | wc -l)" 0 "no job left in the queue"
 job=$(sq "$T/rows.json" 'md(of("task_start","report")[0])["slurm"]["job_id"]')
 check_eq "$(slurm_job_state "$job")" COMPLETED "squeue: report's job $job COMPLETED"
