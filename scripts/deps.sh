@@ -19,4 +19,4 @@ pw_apt_install() {
 PW_BUILD_DEPS=(build-essential cmake ninja-build pkg-config git ca-certificates
 	libyaml-dev libjansson-dev libcurl4-openssl-dev libpq-dev libgit2-dev
 	libarchive-dev libsqlite3-dev tzdata)
-PW_TEST_DEPS=(clang clang-format libclang-rt-14-dev python3 python3-jsonschema procps psmisc gawk coreutils sqlite3 postgresql runc podman)
+PW_TEST_DEPS=(clang clang-format libclang-rt-14-dev python3 python3-jsonschema procps psmisc gawk coreutils sqlite3 postgresql runc podman slurmctld slurmd slurmrestd slurm-client munge slurm-wlm-jwt-plugin)
