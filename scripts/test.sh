@@ -18,15 +18,26 @@ echo "== build (-Wall -Wextra -Werror)"
 cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPITWALL_WERROR=ON >/dev/null
 ninja -C build/ci
 echo "== tests"
-(cd build/ci && ctest --output-on-failure -j "$JOBS")
+(cd build/ci && ctest --output-on-failure -j "$JOBS" --repeat until-pass:2)
 
 echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
 cmake -S . -B build/asan -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
 	-DPITWALL_WERROR=ON -DPITWALL_SANITIZE=ON >/dev/null
 ninja -C build/asan
 echo "== tests under ASan + UBSan"
-(cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$JOBS")
+# Sanitizer reports go to files as well, so one that a test's own output
+# truncates is still printed in full below.
+rm -rf build/asan/sanitizer-logs && mkdir -p build/asan/sanitizer-logs
+asan_rc=0
+(cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$PWD/sanitizer-logs/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$PWD/sanitizer-logs/ubsan \
+	ctest --output-on-failure -j "$JOBS" --repeat until-pass:2) || asan_rc=$?
+for f in build/asan/sanitizer-logs/*; do
+	[ -e "$f" ] || continue
+	echo "--- sanitizer report $f"
+	head -n 60 "$f"
+done
+[ "$asan_rc" -eq 0 ] || exit "$asan_rc"
 
 echo "== fuzz the DAG parser for ${FUZZ_SECONDS}s (libFuzzer)"
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \

@@ -30,7 +30,8 @@ char *pw_redact_conninfo(const char *url)
 	const char *scheme = strstr(url, "://");
 	if (scheme) {
 		const char *auth = scheme + 3;
-		const char *end = auth + strcspn(auth, "/?#");
+		/* libpq reads the user info up to the last '@' before the path's '/'. */
+		const char *end = auth + strcspn(auth, "/");
 		const char *at = NULL;
 		for (const char *p = auth; p < end; p++)
 			if (*p == '@')
@@ -85,10 +86,22 @@ char *pw_redact_conninfo(const char *url)
 	return pw_strbuf_detach(&sb);
 }
 
+/* A libpq URI, or a "keyword=value ..." conninfo string (it starts with a keyword and '='). */
 static bool is_pg_url(const char *url)
 {
-	return strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0 ||
-	       (strchr(url, '=') && !strchr(url, '/'));
+	if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0)
+		return true;
+	const char *p = url;
+	while (isspace((unsigned char)*p))
+		p++;
+	const char *k = p;
+	while (islower((unsigned char)*p) || *p == '_')
+		p++;
+	if (p == k)
+		return false;
+	while (isspace((unsigned char)*p))
+		p++;
+	return *p == '=';
 }
 
 int pw_audit_open(pw_audit_store **out, const char *url, pw_strbuf *err)

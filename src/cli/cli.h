@@ -48,6 +48,12 @@ int pw_cmd_doctor(int argc, char **argv);
 
 /* Open the audit store (--store URL, else PITWALL_STORE, else the SQLite default). */
 pw_audit_store *pw_cli_open_store(const char *cmd, const char *url);
+/*
+ * Claim a run id for as long as this process runs (a PostgreSQL advisory
+ * lock, else flock in the state directory; *fd keeps the flock).  Returns 0,
+ * or -1 when another process holds it.
+ */
+int pw_cli_claim_run_id(pw_audit_store *store, const char *run_id, int *fd);
 
 /* Print "pitwall CMD: message" and a pointer to help; returns PW_EXIT_USAGE. */
 int pw_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -252,6 +252,17 @@ int pw_cmd_replay(int argc, char **argv)
 			{
 				const char *p = json_string_value(json_object_get(f, "path"));
 				const char *h = json_string_value(json_object_get(f, "sha256"));
+				/* Recorded paths stay inside the workspace, whatever a bundle says.
+				 */
+				if (!p || !h || p[0] == '/' || strstr(p, "..")) {
+					fprintf(
+					    stderr,
+					    "pitwall replay: refusing recorded output path '%s' of "
+					    "task %s\n",
+					    p ? p : "(none)", t->task_id);
+					ok = false;
+					continue;
+				}
 				char *from = bundle ? pw_xasprintf("%s/artifacts/%s", tmpl, p)
 						    : pw_xasprintf("%s/%s", rv.workspace, p);
 				char *to = pw_xasprintf("%s/%s", ws, p);

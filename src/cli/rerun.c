@@ -163,9 +163,20 @@ static int continue_run(cont_opts *co)
 	int *base = NULL;
 	json_t *outputs = json_object();
 	char *actor = co->o.actor ? pw_xstrdup(co->o.actor) : pw_default_actor();
+	int claim_fd = -1;
 	pw_run_adopt *adopt = NULL;
 	size_t nadopt = 0;
 
+	memset(&rv, 0, sizeof(rv));
+	if (pw_cli_claim_run_id(store, co->run_id, &claim_fd) != 0) {
+		fprintf(stderr,
+			"pitwall %s: run %s is still running in another pitwall process (it holds "
+			"the run's "
+			"lock)\n",
+			cmd, co->run_id);
+		rc = PW_EXIT_FAILED;
+		goto out;
+	}
 	int lr = pw_run_view_load(store, co->run_id, &rv, &err);
 	if (lr != 0) {
 		fprintf(stderr, "pitwall %s: %s\n", cmd,
@@ -425,6 +436,26 @@ static int continue_run(cont_opts *co)
 	pw_run_opts o = co->o;
 	o.run_id = rv.run_id;
 	o.workspace = rv.workspace;
+	pw_dag *use = cur ? cur : dag;
+	if (cur) {
+		/*
+		 * The current definition may order (or add) tasks differently:
+		 * carry the decisions over by task id, not by position.
+		 */
+		pw_task_state *p2 = pw_xcalloc(cur->ntasks, sizeof(*p2));
+		int *b2 = pw_xcalloc(cur->ntasks, sizeof(*b2));
+		for (size_t i = 0; i < n; i++) {
+			const pw_task *ct = pw_dag_find(cur, dag->tasks[i].task_id);
+			if (ct) {
+				p2[ct->index] = preset[i];
+				b2[ct->index] = base[i];
+			}
+		}
+		free(preset);
+		free(base);
+		preset = p2;
+		base = b2;
+	}
 	o.preset = preset;
 	o.attempt_base = base;
 	o.actor = actor;
@@ -441,7 +472,6 @@ static int continue_run(cont_opts *co)
 	o.adopt = adopt;
 	o.nadopt = nadopt;
 
-	pw_dag *use = cur ? cur : dag;
 	pw_recorder rec_obs;
 	pw_recorder_init(&rec_obs, store, use, actor);
 	pw_log_observer lo;
@@ -477,6 +507,8 @@ out:
 	pw_strbuf_release(&err);
 	pw_strbuf_release(&why);
 	pw_audit_close(store);
+	if (claim_fd >= 0)
+		close(claim_fd);
 	return rc;
 }
 

@@ -26,30 +26,6 @@
  * its run is not run again.  Returns an exit code to stop with, or -1 to
  * go on with o filled in.
  */
-/*
- * An explicit run id is claimed for the whole run, so that two processes
- * given the same id cannot both pass the "already recorded?" check: an
- * advisory lock with a PostgreSQL store, else flock in the state directory.
- */
-static int claim_run_id(pw_audit_store *store, const char *run_id, int *fd)
-{
-	char *name = pw_xasprintf("run:%s", run_id);
-	int pl = pw_audit_pg_try_lock(store, name);
-	free(name);
-	if (pl >= 0)
-		return pl == 1 ? 0 : -1;
-	char *dir = pw_state_dir();
-	char *locks = pw_xasprintf("%s/locks", dir);
-	pw_mkdir_p(locks, 0755);
-	char *path = pw_xasprintf("%s/run-%s.lock", locks, run_id);
-	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	int rc = *fd >= 0 && flock(*fd, LOCK_EX | LOCK_NB) == 0 ? 0 : -1;
-	free(path);
-	free(locks);
-	free(dir);
-	return rc;
-}
-
 static int scheduled_slot(pw_dag *dag, pw_audit_store *store, const char *file, pw_run_opts *o,
 			  char **run_id, int *lock_fd)
 {
@@ -259,7 +235,7 @@ int pw_cmd_run(int argc, char **argv)
 				return src;
 			}
 		}
-		if (o.run_id && claim_run_id(store, o.run_id, &lock_fd2) != 0) {
+		if (o.run_id && pw_cli_claim_run_id(store, o.run_id, &lock_fd2) != 0) {
 			fprintf(stderr,
 				"pitwall run: run id '%s' is in use by another pitwall process "
 				"right now\n",

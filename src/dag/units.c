@@ -117,6 +117,12 @@ int pw_parse_duration(const char *s, int64_t *out_ms)
 		total += v;
 		ncomp++;
 	}
+	/*
+	 * At most 100 years: deadlines are "now + duration" in int64
+	 * milliseconds, and nothing meaningful waits longer.
+	 */
+	if (total > (int64_t)100 * 366 * 86400 * 1000)
+		return -1;
 	*out_ms = neg ? -total : total;
 	return 0;
 }

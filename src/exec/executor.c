@@ -1794,6 +1794,15 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 		pw_limits_run_done(result->run_id);
 	pw_exec_costs_release(&c->costs);
 	pw_plan_release(&c->plan);
+	/*
+	 * A SIGINT/SIGTERM that came after the loop (during a hook, say) is
+	 * taken off the signalfd now, so unblocking below cannot kill us before
+	 * the caller writes run.json and the summary; it still sets the exit code.
+	 */
+	struct signalfd_siginfo si;
+	while (read(c->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		if ((si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) && !c->stop_signal)
+			c->stop_signal = (int)si.ssi_signo;
 	close(c->sigfd);
 	c->sigfd = -1;
 	free(c->slots);
@@ -1814,8 +1823,6 @@ int pw_run_dag(const pw_dag *dag, const pw_run_opts *o, const pw_run_observer *o
 	free(c->adopt_job);
 	pw_envlist_release(&c->base_env);
 	sigaction(SIGPIPE, &old_pipe, NULL);
-	/* A signal that came after the loop must not kill us before the summary. */
-	handle_signals(c, pw_now_mono_ms());
 	if (c->stop_signal && !result->interrupted_by) {
 		result->interrupted_by = c->stop_signal;
 		result->exit_code = 128 + c->stop_signal;

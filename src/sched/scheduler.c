@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exec/spawn.h"
 #include "pitwall/clock.h"
 #include "pitwall/run.h"
 #include "pitwall/scheduler.h"
@@ -445,11 +446,15 @@ static void spawn_run(sched *s, sdag *d, int64_t slot, const char *run_id)
 		argv[a++] = "--definition";
 		argv[a++] = d->snapshot;
 	}
-	if (s->o->store_url) {
-		argv[a++] = "--store";
-		argv[a++] = s->o->store_url;
-	}
 	argv[a] = NULL;
+	/*
+	 * The store reaches the child through PITWALL_STORE, not its argv:
+	 * a password in a URL would be readable in /proc/PID/cmdline.
+	 */
+	pw_envlist env;
+	pw_envlist_from_environ(&env, environ);
+	if (s->o->store_url)
+		pw_envlist_set(&env, "PITWALL_STORE", s->o->store_url);
 
 	char *log = pw_xasprintf("%s/%s.log", s->logdir, run_id);
 	posix_spawn_file_actions_t fa;
@@ -469,7 +474,9 @@ static void spawn_run(sched *s, sdag *d, int64_t slot, const char *run_id)
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 					    POSIX_SPAWN_SETSIGDEF);
 	pid_t pid;
-	int e = posix_spawn(&pid, s->o->pitwall, &fa, &attr, (char *const *)argv, environ);
+	int e = posix_spawn(&pid, s->o->pitwall, &fa, &attr, (char *const *)argv,
+			    pw_envlist_array(&env));
+	pw_envlist_release(&env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (e) {
