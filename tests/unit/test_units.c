@@ -67,10 +67,13 @@ int main(void)
 	dur_ok("-1m", -60000);
 	dur_ok("+10s", 10000);
 	/* The largest whole-second value that fits, and one past it. */
-	dur_ok("9223372036854775s", 9223372036854775000LL);
+	/* Overflow and the 100-year cap (100 x 366 days) are both rejected. */
+	dur_bad("9223372036854775s");
 	dur_bad("9223372036854776s");
+	dur_ok("36600d", 36600LL * 86400000);
+	dur_bad("36601d");
 	dur_bad("99999999999999999999d");
-	dur_ok("106751991167d", 106751991167LL * 86400000);
+	dur_bad("106751991167d");
 	dur_bad("106751991168d"); /* > INT64_MAX ms */
 	/* Malformed. */
 	dur_bad(NULL);
