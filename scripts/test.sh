@@ -29,7 +29,8 @@ echo "== tests under ASan + UBSan"
 # truncates is still printed in full below.
 rm -rf build/asan/sanitizer-logs && mkdir -p build/asan/sanitizer-logs
 asan_rc=0
-(cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$PWD/sanitizer-logs/asan \
+(cd build/asan && LSAN_OPTIONS=suppressions=$PWD/../../scripts/lsan.supp:print_suppressions=0 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$PWD/sanitizer-logs/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$PWD/sanitizer-logs/ubsan \
 	ctest --output-on-failure -j "$JOBS" --repeat until-pass:2) || asan_rc=$?
 for f in build/asan/sanitizer-logs/*; do
