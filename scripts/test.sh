@@ -46,7 +46,7 @@ cmake -S . -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=De
 ninja -C build/fuzz fuzz_dag
 corpus=$(mktemp -d)
 cp tests/dags/good/*.yaml tests/dags/bad/*.yaml dags/*.yaml "$corpus"/ 2>/dev/null || true
-./build/fuzz/fuzz_dag -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 \
+./build/fuzz/tests/fuzz_dag -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 \
 	-print_final_stats=1 "$corpus" 2>&1 | tail -n 15
 rm -rf "$corpus"
 echo "== all checks passed"
