@@ -98,27 +98,12 @@ static PWT_NORETURN void die(pwt_err *err)
 	pwt_die_err(err);
 }
 
-static char *pair_key(long a, long b)
-{
-	return pwt_xasprintf("%ld/%ld", a, b);
-}
-
 static int find_race(const pwt_table *t, size_t r, int cy, int cr, pwt_err *err)
 {
-	long y, rd;
-	size_t v;
-
-	if (pwt_req_long(t, r, cy, &y, err) < 0 || pwt_req_long(t, r, cr, &rd, err) < 0)
+	int v = pwt_race_index(&race_idx, t, r, cy, cr, err);
+	if (v < 0)
 		die(err);
-	char *k = pair_key(y, rd);
-	int found = pwt_map_get(&race_idx, k, &v);
-	free(k);
-	if (!found) {
-		pwt_err_set(err, PWT_EX_DATAERR, "%s:%u: no race %ld round %ld in races.csv",
-			    t->path, t->lines[r], y, rd);
-		die(err);
-	}
-	return (int)v;
+	return v;
 }
 
 static void load_races(pwt_table *t)
@@ -138,7 +123,7 @@ static void load_races(pwt_table *t)
 			die(&err);
 		ra.name = pwt_cell(t, r, c[3]);
 		ra.circuit = pwt_cell(t, r, c[4]);
-		char *k = pair_key(ra.year, ra.round);
+		char *k = pwt_pair_key(ra.year, ra.round);
 		if (!pwt_map_put(&race_idx, k, nraces, NULL)) {
 			pwt_err_set(&err, PWT_EX_DATAERR, "%s:%u: duplicate race %ld round %ld",
 				    t->path, t->lines[r], ra.year, ra.round);
@@ -242,7 +227,7 @@ static void load_results(pwt_table *t)
 		if ((rc = pwt_cell_ms(t, r, c[12], &re.fastest_ms, &err)) < 0)
 			die(&err);
 		re.has_fastest = rc;
-		char *k = pair_key(re.race, re.driver);
+		char *k = pwt_pair_key(re.race, re.driver);
 		pwt_map_put(&result_idx, k, nresults, NULL); /* shared drives: first car */
 		free(k);
 		if (re.order == 1 && re.laps > races[re.race].total_laps)
@@ -303,7 +288,7 @@ static int match_driver(int race, const char *id, const char *kind)
 				: pwt_xstrdup(key);
 		if (pwt_map_get(&name_idx, k, &v)) {
 			for (size_t i = v; i != SIZE_MAX; i = name_next[i]) {
-				char *rk = pair_key(race, (long)i);
+				char *rk = pwt_pair_key(race, (long)i);
 				size_t rv;
 				if (pwt_map_get(&result_idx, rk, &rv)) {
 					in_race = (int)i;
@@ -454,7 +439,7 @@ static void fix_numbering(void)
 				dups = 1;
 		}
 		long result_laps = -1;
-		char *rk = pair_key(laps[i].race, laps[i].driver);
+		char *rk = pwt_pair_key(laps[i].race, laps[i].driver);
 		if (pwt_map_get(&result_idx, rk, &rv))
 			result_laps = results[rv].laps;
 		free(rk);
@@ -556,13 +541,13 @@ static void flag_pits(void)
 
 	pwt_sort(stops, nstops, sizeof(*stops), cmp_stop);
 	for (size_t i = 0; i < nstops; i++) {
-		char *k = pair_key(stops[i].race, stops[i].driver);
+		char *k = pwt_pair_key(stops[i].race, stops[i].driver);
 		pwt_map_put(&first, k, i, NULL);
 		free(k);
 	}
 	for (size_t i = 0; i < nlaps; i++) {
 		size_t s;
-		char *k = pair_key(laps[i].race, laps[i].driver);
+		char *k = pwt_pair_key(laps[i].race, laps[i].driver);
 		int has = pwt_map_get(&first, k, &s);
 		free(k);
 		for (; has && s < nstops && stops[s].race == laps[i].race &&

@@ -44,11 +44,6 @@ static PWT_NORETURN void die(pwt_err *err)
 	pwt_die_err(err);
 }
 
-static char *pair_key(long a, long b)
-{
-	return pwt_xasprintf("%ld/%ld", a, b);
-}
-
 static void load(pwt_table *t, const char *dir, const char *name)
 {
 	char *path = pwt_path_join(dir, name);
@@ -62,20 +57,10 @@ static void load(pwt_table *t, const char *dir, const char *name)
 
 static int race_of(const pwt_table *t, size_t r, int cy, int cr, pwt_err *err)
 {
-	long y, rd;
-	size_t v;
-
-	if (pwt_req_long(t, r, cy, &y, err) < 0 || pwt_req_long(t, r, cr, &rd, err) < 0)
+	int v = pwt_race_index(&race_idx, t, r, cy, cr, err);
+	if (v < 0)
 		die(err);
-	char *k = pair_key(y, rd);
-	int ok = pwt_map_get(&race_idx, k, &v);
-	free(k);
-	if (!ok) {
-		pwt_err_set(err, PWT_EX_DATAERR, "%s:%u: no race %ld round %ld in races.csv",
-			    t->path, t->lines[r], y, rd);
-		die(err);
-	}
-	return (int)v;
+	return v;
 }
 
 static void load_races(const pwt_table *t)
@@ -97,7 +82,7 @@ static void load_races(const pwt_table *t)
 		    pwt_cell_long(t, r, c[4], &ra.total_laps, &err) < 0)
 			die(&err);
 		ra.circuit = pwt_cell(t, r, c[3]);
-		char *k = pair_key(ra.year, ra.round);
+		char *k = pwt_pair_key(ra.year, ra.round);
 		pwt_map_put(&race_idx, k, nraces, NULL);
 		free(k);
 		if (ra.circuit && ra.total_laps > 0) {

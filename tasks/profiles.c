@@ -83,7 +83,7 @@ static PWT_NORETURN void die(pwt_err *err)
 
 static int race_get(long year, long round, long date)
 {
-	char *k = pwt_xasprintf("%ld/%ld", year, round);
+	char *k = pwt_pair_key(year, round);
 	size_t v;
 
 	if (!pwt_map_put(&race_idx, k, nraces, &v)) {
@@ -98,7 +98,7 @@ static int race_get(long year, long round, long date)
 
 static int race_find(long year, long round)
 {
-	char *k = pwt_xasprintf("%ld/%ld", year, round);
+	char *k = pwt_pair_key(year, round);
 	size_t v;
 	int ok = pwt_map_get(&race_idx, k, &v);
 
@@ -398,7 +398,7 @@ static void count_careers(const char *clean_dir)
 		    pwt_req_long(&tr, r, rc[1], &rd, &err) < 0 ||
 		    pwt_cell_date(&tr, r, rc[2], &date, &err) < 0)
 			die(&err);
-		char *k = pwt_xasprintf("%ld/%ld", y, rd);
+		char *k = pwt_pair_key(y, rd);
 		pwt_map_put(&dates, k, (size_t)date, NULL);
 		free(k);
 	}
@@ -414,7 +414,7 @@ static void count_careers(const char *clean_dir)
 			die(&err);
 		if (!pwt_map_get(&drv_idx, id, &v))
 			continue;
-		char *k = pwt_xasprintf("%ld/%ld", y, rd);
+		char *k = pwt_pair_key(y, rd);
 		pwt_map_get(&dates, k, &date);
 		free(k);
 		/* A shared drive (two cars in one race) is one race. */

@@ -231,11 +231,6 @@ static const char *get_str(int t, size_t row, int c)
 	return c < 0 ? NULL : pwt_cell(&tabs[t].t, row, c);
 }
 
-static char *race_key(long year, long round)
-{
-	return pwt_xasprintf("%ld/%ld", year, round);
-}
-
 static void check_completeness(void)
 {
 	for (int t = 0; t < T_COUNT; t++) {
@@ -370,7 +365,7 @@ static void check_reference_tables(void)
 					get_str(T_RACES, r, cd));
 			if (!oky || !okr)
 				continue;
-			char *k = race_key(y, rd);
+			char *k = pwt_pair_key(y, rd);
 			rules[R_DUP_RACES].checked++;
 			if (!pwt_map_put(&races, k, r, NULL))
 				violate(R_DUP_RACES, T_RACES, r, "duplicate race %ld round %ld", y,
@@ -416,7 +411,7 @@ static void check_results(void)
 
 		if (!oky || !okr)
 			continue;
-		char *rk = race_key(y, rd);
+		char *rk = pwt_pair_key(y, rd);
 		rules[R_RESULT_RACE_EXISTS].checked++;
 		if (tabs[T_RACES].loaded && !pwt_map_get(&races, rk, &v))
 			violate(R_RESULT_RACE_EXISTS, t, r,
@@ -563,7 +558,7 @@ static void check_lap_times(void)
 		const char *drv = get_str(t, r, cd);
 		if (!oky || !okr)
 			continue;
-		char *rk = race_key(y, rd);
+		char *rk = pwt_pair_key(y, rd);
 		rules[R_LAP_RACE_EXISTS].checked++;
 		if (tabs[T_RACES].loaded && !pwt_map_get(&races, rk, &v))
 			violate(R_LAP_RACE_EXISTS, t, r, "no race %ld round %ld in races.csv", y,

@@ -57,6 +57,12 @@ typedef struct {
 	int pidfd;
 	int pipe_fd;
 	int log_fd;
+	/*
+	 * Output reaches the log through pitwall, so it is hashed on its way
+	 * there instead of reading the log back when the attempt ends.
+	 */
+	pw_sha256 log_hash;
+	int64_t log_bytes;
 	bool leader_exited;
 	int wstatus;
 	struct rusage ru;
@@ -619,6 +625,7 @@ static void start_task(pw_run_ctx *c, size_t ti)
 		s->pidfd = sp.pidfd;
 		s->pipe_fd = sp.pipe_fd;
 		s->log_fd = sp.log_fd;
+		pw_sha256_init(&s->log_hash);
 		s->start_mono = pw_now_mono_ms();
 		s->deadline = t->timeout_ms > 0 ? s->start_mono + t->timeout_ms : 0;
 		a->pid = sp.pid;
@@ -882,6 +889,8 @@ static void drain_pipe(slot *s)
 	while (s->pipe_fd >= 0) {
 		ssize_t r = read(s->pipe_fd, buf, sizeof(buf));
 		if (r > 0) {
+			pw_sha256_update(&s->log_hash, buf, (size_t)r);
+			s->log_bytes += r;
 			ssize_t off = 0;
 			while (off < r) {
 				ssize_t w = write(s->log_fd, buf + off, (size_t)(r - off));
@@ -1003,9 +1012,17 @@ static void complete_slot(pw_run_ctx *c, size_t idx)
 		a->state = PW_TS_FAILED;
 		cls = PW_CLASS_WORKER_PREEMPTED;
 	}
-	char *log_abs = pw_xasprintf("%s/%s", c->res->workspace, a->log_path);
-	pw_sha256_file(log_abs, a->log_sha256, &a->log_size);
-	free(log_abs);
+	if (s.sj) {
+		/* A Slurm job writes its log itself (on a shared filesystem): read it back. */
+		char *log_abs = pw_xasprintf("%s/%s", c->res->workspace, a->log_path);
+		pw_sha256_file(log_abs, a->log_sha256, &a->log_size);
+		free(log_abs);
+	} else {
+		uint8_t d[32];
+		pw_sha256_final(&s.log_hash, d);
+		pw_sha256_to_hex(d, a->log_sha256);
+		a->log_size = s.log_bytes;
+	}
 	const pw_prices *prices = pw_exec_task_prices(&c->costs, &c->dag->tasks[s.task]);
 	if (s.sj) {
 		if (s.sj->terminal)

@@ -186,7 +186,8 @@ static void settle(pw_plan *p, size_t task, pw_task_state final, pw_plan_decided
 				p->pending[d]--;
 			if (p->state[d] != PW_TS_PENDING)
 				continue;
-			switch (evaluate(p, &p->dag->tasks[d])) {
+			enum verdict v = evaluate(p, &p->dag->tasks[d]);
+			switch (v) {
 			case V_WAIT: break;
 			case V_READY:
 				p->state[d] = PW_TS_READY;
@@ -202,9 +203,8 @@ static void settle(pw_plan *p, size_t task, pw_task_state final, pw_plan_decided
 				PW_GROW(work, cap, nwork + 1);
 				PW_GROW(wstate, scap, nwork + 1);
 				work[nwork] = d;
-				wstate[nwork] = evaluate(p, &p->dag->tasks[d]) == V_SKIPPED
-						    ? PW_TS_SKIPPED
-						    : PW_TS_UPSTREAM_FAILED;
+				wstate[nwork] =
+				    v == V_SKIPPED ? PW_TS_SKIPPED : PW_TS_UPSTREAM_FAILED;
 				nwork++;
 				break;
 			}

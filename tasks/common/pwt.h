@@ -53,46 +53,6 @@ typedef struct pwt_err {
 #else
 #define PWT_PRINTF(a, b)
 #define PWT_NORETURN
-/* ---- PostgreSQL (--pg CONNINFO) ---------------------------------------- */
-
-/* Creates the spec's tables and indexes if they do not exist. Connection
- * failures are 75 (transient), SQL errors 74. */
-int pwt_pg_schema(const char *conninfo, pwt_err *err);
-/* In one transaction: creates the schema if needed, replaces table's rows
- * with the named columns of src (COPY), then runs after_sql (may be NULL). */
-int pwt_pg_load(const char *conninfo, const char *table, const char *const *cols, size_t n,
-		const pwt_table *src, const char *after_sql, pwt_err *err);
-
-/* ---- split boundaries ---------------------------------------------------- */
-
-/* The spec's temporal split: train <= train_end, validation in
- * [val_start, val_end], test >= test_start (YYYYMMDD). */
-typedef struct pwt_bounds {
-	long train_end, val_start, val_end, test_start;
-} pwt_bounds;
-
-#define PWT_BOUNDS_DEFAULT                                                                         \
-	{                                                                                          \
-		20221231, 20230101, 20230630, 20230701                                             \
-	}
-
-/* Checks that the ranges are ordered and do not overlap. */
-int pwt_bounds_check(const pwt_bounds *b, pwt_err *err);
-/* "train", "validation", "test" or NULL (between the ranges) for a date. */
-const char *pwt_bounds_split(const pwt_bounds *b, long date);
-/* The CREATE OR REPLACE VIEW statements for train, validation and test. */
-char *pwt_bounds_views_sql(const pwt_bounds *b);
-/* Handles --train-end, --val-start, --val-end and --test-start (name without
- * the dashes); exits 64 on a bad date. Returns 1 when name was one of them. */
-int pwt_bounds_option(pwt_bounds *b, const char *name, const char *arg);
-#define PWT_BOUNDS_HELP                                                                            \
-	"  --train-end DATE     last race date of train (default: 2022-12-31)\n"                   \
-	"  --val-start DATE     first race date of validation (default: 2023-01-01)\n"             \
-	"  --val-end DATE       last race date of validation (default: 2023-06-30)\n"              \
-	"  --test-start DATE    first race date of test (default: 2023-07-01)\n"
-/* YYYYMMDD -> "YYYY-MM-DD" in buf (11 bytes). */
-char *pwt_fmt_date(char *buf, long ymd);
-
 #endif
 
 /* Returns -1 so that callers can write `return pwt_err_set(...)`. */
@@ -234,6 +194,15 @@ int pwt_cell_ms(const pwt_table *t, size_t row, int col, long *out, pwt_err *err
 int pwt_cell_date(const pwt_table *t, size_t row, int col, long *out, pwt_err *err);
 /* The same checks, but a NULL is an error too ("... is missing"). */
 int pwt_req_long(const pwt_table *t, size_t row, int col, long *out, pwt_err *err);
+
+/* "a/b": the key of a (year, round) or (race, driver) pair in a pwt_map. */
+char *pwt_pair_key(long a, long b);
+/*
+ * The value idx holds for the race (year, round) named by columns cy and cr
+ * of row r; -1 with err set (FILE:LINE, exit 65) when the row does not parse
+ * or no such race is indexed.
+ */
+int pwt_race_index(const pwt_map *idx, const pwt_table *t, size_t r, int cy, int cr, pwt_err *err);
 int pwt_req_str(const pwt_table *t, size_t row, int col, const char **out, pwt_err *err);
 
 /* ---- output files ---------------------------------------------------- */

@@ -608,3 +608,24 @@ int pwt_bounds_option(pwt_bounds *b, const char *name, const char *arg)
 		pwt_usage_error("--%s: expected a date YYYY-MM-DD, got '%s'", name, arg);
 	return 1;
 }
+
+char *pwt_pair_key(long a, long b)
+{
+	return pwt_xasprintf("%ld/%ld", a, b);
+}
+
+int pwt_race_index(const pwt_map *idx, const pwt_table *t, size_t r, int cy, int cr, pwt_err *err)
+{
+	long y, rd;
+	size_t v;
+
+	if (pwt_req_long(t, r, cy, &y, err) < 0 || pwt_req_long(t, r, cr, &rd, err) < 0)
+		return -1;
+	char *k = pwt_pair_key(y, rd);
+	int found = pwt_map_get(idx, k, &v);
+	free(k);
+	if (!found)
+		return pwt_err_set(err, PWT_EX_DATAERR, "%s:%u: no race %ld round %ld in races.csv",
+				   t->path, t->lines[r], y, rd);
+	return (int)v;
+}

@@ -150,8 +150,6 @@ int main(void)
 			TR("downstream_of_skip", "[skipper]", "all_success")
 			    TR("skipper", "[b1]", "all_failed");
 		outcome oc[] = {{"b1", PW_TS_SUCCESS}, {"b2", PW_TS_TIMEOUT}};
-		const char *e[] = {"one", "success", "nf", "success", "skipper", "failed", NULL};
-		(void)e;
 		const char *e2[] = {"one",
 				    "success",
 				    "nf",
